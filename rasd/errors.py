@@ -11,6 +11,7 @@ class InputError(RasdError):
     """An input (file, URL, record) that could not be read. The batch goes on without it."""
 
     def __init__(self, path: str, reason: str) -> None:
+        reason = " ".join(str(reason).split())  # one line, whatever a library put in its message
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason

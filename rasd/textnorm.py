@@ -43,6 +43,9 @@ _MATCH_TABLE.update({ord("‘"): "'", ord("’"): "'", ord("،"): ",", ord("؛")
 _MATCH_TABLE.update({ord("٫"): ".", ord("٬"): ","})
 
 _SPACES = re.compile(r"\s+")
+# str.translate looks every character up in a dict (slow on long Arabic text); one C-level
+# str.replace per character that occurs is about ten times faster on news text.
+_CHANGES = tuple((chr(k), v or "") for k, v in sorted(_MATCH_TABLE.items()))
 
 
 def normalize(text: str) -> str:
@@ -50,8 +53,21 @@ def normalize(text: str) -> str:
 
     Idempotent and deterministic. Lengths change, so use it on tokens when offsets matter.
     """
-    text = unicodedata.normalize("NFKC", text).translate(_MATCH_TABLE).lower()
-    return _SPACES.sub(" ", text).strip()
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    if text.isascii():
+        pass
+    elif len(text) < 256:
+        text = text.translate(_MATCH_TABLE)
+    else:
+        for old, new in _CHANGES:
+            if old in text:
+                text = text.replace(old, new)
+    return " ".join(text.lower().split())
+
+
+#: Token normalisation is cached: news vocabulary is Zipfian, so most lookups hit.
+normalize_token = lru_cache(maxsize=400_000)(normalize)
 
 
 def normalize_digits(text: str) -> str:
@@ -83,7 +99,7 @@ def tokens(text: str, start: int = 0, end: int | None = None) -> list[Token]:
     out: list[Token] = []
     glued = _glued_lexicon()
     for m in _WORD.finditer(text, start, len(text) if end is None else end):
-        norm = normalize(m.group())
+        norm = normalize_token(m.group())
         if not norm:
             continue
         split = glued.get(norm)
@@ -94,6 +110,22 @@ def tokens(text: str, start: int = 0, end: int | None = None) -> list[Token]:
         cut = _original_offset(m.group(), split)
         out.append(Token(m.group()[:cut], m.start(), m.start() + cut, norm[:split]))
         out.append(Token(m.group()[cut:], m.start() + cut, m.end(), norm[split:]))
+    return out
+
+
+def words(text: str) -> list[str]:
+    """Normalised words of ``text`` without offsets: the fast path for indexing and vectors."""
+    glued = _glued_lexicon()
+    out: list[str] = []
+    for word in _WORD.findall(text):
+        norm = normalize_token(word)
+        if not norm:
+            continue
+        split = glued.get(norm)
+        if split is None:
+            out.append(norm)
+        else:
+            out.extend((norm[:split], norm[split:]))
     return out
 
 

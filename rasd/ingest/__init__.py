@@ -15,13 +15,14 @@ from rasd.ingest.clean import article_id, clean, make_article
 from rasd.ingest.formats import (
     Item,
     feed_entry_article,
+    feed_outlet,
     read_feed,
     read_html,
     read_json,
     read_text,
     read_warc,
 )
-from rasd.ingest.http import FetchError, Fetcher
+from rasd.ingest.http import Fetcher, FetchError
 from rasd.ingest.meta import Meta, read_manifest, read_sidecar
 from rasd.models import Article
 from rasd.settings import IngestSettings
@@ -49,7 +50,7 @@ class Source:
     """One thing to read: a local file or an http(s) URL."""
 
     location: str
-    meta: Meta = Meta()
+    meta: Meta = field(default_factory=Meta)
 
     @property
     def is_url(self) -> bool:
@@ -204,7 +205,7 @@ def read_feed_with_pages(data: bytes, meta: Meta, where: str, fetcher: Fetcher) 
     import feedparser
 
     parsed = feedparser.parse(data)
-    outlet = meta.source or (parsed.feed.get("title") if not parsed.bozo or parsed.entries else None)
+    outlet = meta.source or feed_outlet(parsed.feed.get("title"))
     if not parsed.entries:
         yield from read_feed(data, meta, where)
         return

@@ -46,6 +46,9 @@ _FOOTER_OUTLET = re.compile(
     re.IGNORECASE,
 )
 _MAX_TITLE_WORDS = 30
+_MAX_FURNITURE_WORDS = 40
+# A credit in brackets closing a paragraph: "... (بالتزامن مع وكالة أنباء الساحل)".
+_TRAILING_CREDIT_WORDS = 12
 _TRAILER_LINE_WORDS = 18
 
 
@@ -89,8 +92,16 @@ def clean(text: str, title: str | None = None) -> Cleaned:
 
     for index, (start, end) in enumerate(lines):
         line = text[start:end]
-        norm = normalize(line)
+        n_words = line.count(" ") + 1
+        if n_words > _MAX_FURNITURE_WORDS:
+            # A long paragraph is article text: furniture, titles and credits are short lines.
+            in_trailer = False
+            blocks.append(Block(start, end, "body"))
+            _split_trailing_credit(text, blocks)
+            credit = credit or _credit_outlet(text, blocks[-1])
+            continue
         kind = "body"
+        norm = normalize(line)
         if norm_title and norm.strip(" .:-") == norm_title.strip(" .:-"):
             kind = "title" if not any(b.kind == "title" for b in blocks) else "title_repeat"
         elif index == 0 and title is None and _looks_like_title(line, lines, text):
@@ -105,22 +116,40 @@ def clean(text: str, title: str | None = None) -> Cleaned:
             footer = _FOOTER_OUTLET.search(line)
             if footer and footer_outlet is None:
                 footer_outlet = footer.group("outlet").strip(" .،,")
-        elif in_trailer and len(line.split()) <= _TRAILER_LINE_WORDS:
+        elif in_trailer and n_words <= _TRAILER_LINE_WORDS:
             kind = "boilerplate"
         else:
             in_trailer = False
             m = _CREDIT.search(line)
-            if m and len(line.split()) <= 14 and m.start() == 0:
+            if m and n_words <= 14 and m.start() == 0:
                 kind = "credit"
                 credit = credit or m.group("outlet").strip(" .،,")
-            elif m and m.start() > 0 and text[start + m.start()] in "([":
-                # A parenthesised credit at the end of a paragraph: the paragraph stays body.
-                blocks.append(Block(start, start + m.start(), "body"))
-                blocks.append(Block(start + m.start(), end, "credit"))
-                credit = credit or m.group("outlet").strip(" .،,")
-                continue
         blocks.append(Block(start, end, kind))
+        if kind == "body":
+            _split_trailing_credit(text, blocks)
+            credit = credit or _credit_outlet(text, blocks[-1])
     return Cleaned(tuple(blocks), found_title, credit, footer_outlet)
+
+
+def _split_trailing_credit(text: str, blocks: list[Block]) -> None:
+    """Cut a bracketed credit off the end of the last body block into a credit block of its own."""
+    last = blocks[-1]
+    if text[last.end - 1] not in ")]" and not text[last.start : last.end].rstrip(" .").endswith((")", "]")):
+        return
+    tail_start = max(text.rfind("(", last.start, last.end), text.rfind("[", last.start, last.end))
+    if tail_start <= last.start:
+        return
+    tail = text[tail_start : last.end]
+    if tail.count(" ") < _TRAILING_CREDIT_WORDS and _CREDIT.match(tail):
+        blocks[-1] = Block(last.start, tail_start, "body")
+        blocks.append(Block(tail_start, last.end, "credit"))
+
+
+def _credit_outlet(text: str, block: Block) -> str | None:
+    if block.kind != "credit":
+        return None
+    m = _CREDIT.search(text, block.start, block.end)
+    return m.group("outlet").strip(" .،,") if m else None
 
 
 def _looks_like_title(line: str, lines: list[tuple[int, int]], text: str) -> bool:

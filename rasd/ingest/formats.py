@@ -66,11 +66,12 @@ def read_html(data: bytes, meta: Meta, path: str) -> Iterator[Item]:
     try:
         doc = trafilatura.bare_extraction(
             html, url=meta.url, with_metadata=True, include_comments=False, include_tables=False,
-            favor_precision=True, as_dict=True,
+            favor_precision=True,
         )
     except Exception as exc:  # trafilatura raises many lxml errors on broken markup
         yield InputError(path, f"broken HTML: {type(exc).__name__}: {exc}")
         return
+    doc = doc.as_dict() if doc is not None else None
     if not doc or not (doc.get("text") or "").strip():
         yield InputError(path, "no article text found in the HTML page")
         return
@@ -173,9 +174,16 @@ def read_feed(data: bytes, meta: Meta, path: str) -> Iterator[Item]:
     if not parsed.entries:
         yield InputError(path, "feed has no items")
         return
-    outlet = meta.source or (parsed.feed.get("title") or None)
+    outlet = meta.source or feed_outlet(parsed.feed.get("title"))
     for number, entry in enumerate(parsed.entries, start=1):
         yield feed_entry_article(entry, Meta(source=outlet), f"{path}#{number}")
+
+
+def feed_outlet(title: object) -> str | None:
+    """The outlet's name from a feed title such as "قناة المدار - آخر الأخبار"."""
+    if not title:
+        return None
+    return re.split(r"\s+[-–|:]\s+", str(title).strip(), maxsplit=1)[0] or None
 
 
 def _has_text(entry: Mapping[str, object]) -> bool:
@@ -216,6 +224,8 @@ def read_warc(stream_path: Path, meta: Meta, path: str, max_record_bytes: int) -
     try:
         with stream_path.open("rb") as handle:
             for record in ArchiveIterator(handle):
+                if not record.rec_type:
+                    raise ValueError("record header cut off (file truncated?)")
                 if record.rec_type != "response":
                     continue
                 content_type = record.http_headers.get_header("Content-Type") if record.http_headers else ""
@@ -228,6 +238,9 @@ def read_warc(stream_path: Path, meta: Meta, path: str, max_record_bytes: int) -
                 if len(payload) > max_record_bytes:
                     yield InputError(where, f"record larger than {max_record_bytes} bytes, skipped")
                     continue
+                if getattr(record.raw_stream, "limit", 0):
+                    # warcio hands over a short payload silently when the archive ends mid-record.
+                    raise ValueError(f"record {count} ({url}) cut off before its declared length")
                 warc_date = record.rec_headers.get_header("WARC-Date")
                 record_meta = Meta(url=url).over(meta)
                 for item in read_html(payload, record_meta, where):
