@@ -106,6 +106,8 @@ class Quote:
     text: str
     span: Span
     direct: bool
+    #: Where the speaker phrase stands in the article, when it is written there.
+    speaker_span: Span | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,721 @@
+"""Quotes and their speakers: direct speech in quote marks and reported (indirect) speech.
+
+The stage reads only title and body blocks, one paragraph (line) at a time: a quote never crosses
+a paragraph end, so an unbalanced or mismatched mark cannot swallow the rest of the article.
+
+Rules (docs/quotes.md has the long form and the gold-set conventions):
+
+* Direct: text between two quote marks of the double family (« » “ ” „ " and mixed pairs such as
+  « ... ” or ” ... ”), or of the single family (' ‘ ’ ‹ ›). A « waits for its », skipping inner
+  marks. A mark left open runs to the paragraph end, capped in length. A pair is a quote when a
+  speech verb introduces it (وقال الوزير: «...»), a verb follows it («...»، قال المتحدث), a colon
+  precedes it, or it is long; short pairs without any of these are names and terms (تنظيم "داعش").
+* Indirect: a speech verb, its subject, then a complementiser (قال ... إن، أكد أن، أشار إلى أن،
+  صرح بأن); a participle carrying the current speaker (مشيرا إلى أن، مؤكدا أن); a verb and a colon
+  without marks; or an attribution (حسب، بحسب، وفقا لـ، نقلا عن) naming a source.
+* Speaker: the subject as written after the verb, cut at the first adjunct (في تصريح، خلال، لـ...,
+  a comma); a verb without a subject (وأضاف، وتابع، قال في بيان إن) carries the last speaker over.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from rasd.models import Article, Entity, Mention, Quote
+from rasd.textnorm import Token, normalize, sentences, tokens
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteSettings:
+    # The longest quote in the gold set is 472 characters (direct: 331); a pair further apart
+    # than this is two unrelated marks, and an open mark stops here at the latest.
+    max_quote_chars: int = 1500
+    # Fewer words than this between marks is a name or a term (تنظيم "داعش"، لـ"الرياض"), even
+    # next to a speech verb; the shortest direct quote in the gold set has 6 words.
+    min_quote_words: int = 3
+    # A pair of marks with no verb or colon around it is still a quote from this many words on:
+    # at 8, course titles and lists of players' names (8-11 words) came through in the gold set.
+    long_quote_words: int = 12
+    # Subjects (the speaker phrase) longer than this are a misparse, not a name with titles; the
+    # longest in the gold set has 11 words (مدير إدارة شؤون القطاع الصحي الخاص بصحة جدة الدكتور ...).
+    max_subject_words: int = 14
+    # How far (in words) a complementiser may follow its verb: subject plus an adjunct such as
+    # "خلال اجتماعه أمس في مكتبه ... مع ..." (20 words in the gold set); further, it is another أن.
+    max_verb_gap_words: int = 24
+    # How far before a quote (characters) a speaker mention may sit when speakers are resolved
+    # without a speaker span: the speaker phrase is next to the verb that introduces the quote.
+    resolve_window: int = 250
+
+
+DEFAULT_SETTINGS = QuoteSettings()
+
+
+def _forms(perfect: str, imperfect: str = "") -> set[str]:
+    """Normalised third-person forms of a speech verb: perfect (m, f, pl) and imperfect."""
+    out = {perfect}
+    if perfect.endswith("ي"):  # نفى، ادعى، رأى: the final ى drops before ت/وا
+        out |= {perfect[:-1] + "ت", perfect[:-1] + "وا"}
+    else:
+        out |= {perfect + "ت", perfect + "وا"}
+    if imperfect:
+        out |= {imperfect, "ت" + imperfect[1:], imperfect + "ون"}
+    return out
+
+
+# Verbs that introduce speech, normalised (textnorm.normalize: أ->ا، ى->ي، ؤ->ء). يذكر and يشار are
+# left out: "يذكر أن" / "يشار إلى أن" are the writer's asides, not a speaker's words.
+_SPEECH_VERBS: set[str] = set().union(
+    _forms("قال", "يقول"), _forms("اكد", "يءكد"), _forms("اوضح", "يوضح"), _forms("اضاف", "يضيف"),
+    _forms("صرح"), _forms("اعلن", "يعلن"), _forms("نفي", "ينفي"), _forms("اشار", "يشير"),
+    _forms("لفت", "يلفت"), _forms("ذكر"), _forms("كشف", "يكشف"), _forms("شدد", "يشدد"),
+    _forms("افاد", "يفيد"), _forms("تابع", "يتابع"), _forms("اعتبر", "يعتبر"), _forms("اردف"),
+    _forms("استطرد"), _forms("نوه"), _forms("ابان"), _forms("حذر", "يحذر"), _forms("زعم", "يزعم"),
+    _forms("ادعي"), _forms("اعترف", "يعترف"), _forms("اقر"), _forms("اجاب"), _forms("علق"),
+    _forms("ختم"), _forms("اختتم"), _forms("استدرك"), _forms("توقع", "يتوقع"), _forms("رجح"),
+    _forms("اكد"), _forms("افصح"), _forms("طمان"), _forms("اوضح"), _forms("بين", "يبين"),
+    _forms("راي", "يري"), _forms("ابلغ"), _forms("اعرب"), _forms("اعتبر"),
+) - {"يعتبر", "تعتبر", "يعتبرون"}  # "يعتبر" is mostly the passive "is considered"
+# Verbs that name who is speaking without introducing a clause (أشاد الوزير بـ...، دعا إلى ...):
+# they set the speaker that a following وأضاف or مشيرا إلى أن carries over.
+_STATEMENT_VERBS: set[str] = set().union(
+    _forms("اشاد"), _forms("وصف"), _forms("دعا"), _forms("طالب"), _forms("ثمن"), _forms("استعرض"),
+    _forms("ابدي"), _forms("هنا"), _forms("اعرب"), _forms("حث"),
+) | {"دعت", "دعوا"}
+# "بين" is also the preposition "between" and "رأي" the noun "opinion": they count only before a
+# complementiser, never as the verb that introduces a quote in marks.
+_AMBIGUOUS_VERBS = {"بين", "راي", "اعرب"}
+_PARTICIPLES = {
+    p + s
+    for p in ("مشير", "لافت", "مءكد", "موضح", "مضيف", "مبين", "منوه", "معتبر", "مشدد", "محذر",
+              "متوقع", "مستدرك", "مردف", "معلن", "نافي", "مستطرد", "مفيد", "قاءل", "كاشف", "معترف")
+    for s in ("ا", "ه", "ين", "ون")
+}
+_COMPLEMENTISERS = {
+    pre + "ان" + suf for pre in ("", "ب") for suf in ("", "ه", "ها", "هم", "هما", "هن", "نا", "ني", "ك")
+}
+_BARE_COMPLEMENTISERS = {"ان", "بان", "فان"}
+# Words that end a subject: prepositions and adverbs that open an adjunct (في تصريح، خلال، أمس),
+# relative pronouns (الذي يزور...), and the لـ of "قال لـ«الرياض»".
+_SUBJECT_STOPS = {
+    "في", "خلال", "عبر", "امس", "اليوم", "اثناء", "عقب", "لدي", "ضمن", "حيث", "الذي", "التي",
+    "الذين", "بعد", "قبل", "منذ", "مساء", "صباح", "ظهر", "ايضا", "كذلك", "علي", "عن", "من", "ل",
+    "الي", "له", "لها", "لهم", "امام", "بين", "عند", "بدوره", "بدورها", "من جهته", "انه", "ان",
+    "وذلك", "مع", "اثر", "حول", "بشان", "اذ", "خاص", "خاصه", "صحفي", "تصريحات", "بيان",
+}
+_SUBJECT_STOP_PREFIXES = ("لل", "لوكال", "لصحيف", "لقنا", "لموقع", "لجريد", "لمراسل", "لمجله", "لشبك")
+# In a name, علي is Ali, not the preposition على (محمد بن علي الشهري).
+_NAME_LINKS = {"بن", "ابن", "بنت", "ابو", "ابي", "ال"}
+# "أكد على أهمية أن" / "أعرب عن أمله في أن": the verb has an object and the أن belongs to it.
+_OBJECT_HEADS = ("اهميه", "ضروره", "امل", "سعاد", "ثقت", "ترحيب", "تطلع", "رغبت", "استعداد", "حرص",
+                 "قلق", "تمني", "شكر", "اعتزاز", "حاج", "وجوب", "اسف", "ارتياح", "تقدير")
+# A pair of marks right after these is the title of a course, campaign or study, not speech.
+_TITLE_WORDS = {
+    "بعنوان", "عنوان", "شعار", "اسم", "مسمي", "حمله", "برنامج", "مهرجان", "مبادره", "وسم", "هاشتاق",
+    "كتاب", "فيلم", "مسلسل", "روايه", "قصيده", "ديوان", "دوره", "مسابقه", "جايزه", "بطوله", "ندوه",
+    "ملتقي", "معرض", "تطبيق", "عمليه", "دراسه", "مشروع", "منتدي", "مءتمر", "ورشه", "محاضره",
+}
+# Postposed attributions: "..., هذا ما أكده الوزير" / "... حسبما نشرته صحيفة".
+_POSTPOSED_LEADS = {"حسبما", "وحسبما", "بحسبما"}
+_PUBLISH_VERBS = {"نشر", "نشرت", "اورد", "اوردت", "جاء", "ورد", "اوردته", "نشرته"}
+_ATTRIBUTIONS = {"حسب", "بحسب", "وفقا", "طبقا", "نقلا", "وفق"}
+# An attribution names a source; "حسب الخطة" or "وفقا للنظام" only say "according to a rule".
+_SOURCE_HEADS = {
+    "مصادر", "مصدر", "المصدر", "المصادر", "وكاله", "الوكاله", "صحيفه", "الصحيفه", "بيان", "البيان",
+    "تقرير", "التقرير", "وزاره", "الوزاره", "هيءه", "الهيءه", "المتحدث", "متحدث", "الناطق", "مسءول",
+    "مسءولين", "مسءولون", "المسءول", "شهود", "ناشطين", "ناشطون", "مراسل", "مراسلنا", "موقع", "قناه",
+    "القناه", "الشرطه", "الجيش", "مكتب", "شبكه", "مركز", "المركز", "الامم", "وسايل", "تصريحات",
+    "التلفزيون", "التليفزيون", "الاذاعه", "الرءاسه", "رءاسه", "مديريه", "المديريه", "ادارة", "اداره",
+    "الاداره", "الحكومه", "حكومه", "السلطات", "مجلس", "المجلس", "منظمه", "المنظمه", "الوزير", "وزير",
+    "رءيس", "الرءيس", "مدير", "المدير", "الدكتور", "الشيخ", "الامير", "اللواء", "العميد", "العقيد",
+    "المقدم", "مصلحه", "خبراء", "الخبراء", "مراقبين", "محللين", "وثيقه", "رساله", "مسءولي", "دراسه",
+    "الدراسه", "الشكوي", "شكوي", "احصاءيات", "الاحصاءيات", "الموقع",
+}
+_CAPITALISING = {"PER", "ORG"}
+_DOUBLE_MARKS = "«»“”„‟\"＂″〝〞"
+_SINGLE_MARKS = "'‘’‹›"
+_OPEN_FOR = {"«": "»", "‹": "›"}
+_CLOSE_ONLY = {"»", "›"}
+_REVERSED = {"»": "«", "›": "‹"}  # some right-to-left pages write » ... « for « ... »
+_ENDS = ".!?؟"
+_STRIP = " \t\r\n.،,؛;:-–—_*"
+_DOUBLE_FINDER = re.compile("[" + re.escape(_DOUBLE_MARKS) + "]")
+_SINGLE_FINDER = re.compile("[" + re.escape(_SINGLE_MARKS) + "]")
+_GLUED_STOP = re.compile(r"(?<=[^\W\d_]{3})[ »”\"]?\.(?=\s*[^\W\d_])")
+
+
+@dataclass(slots=True)
+class _Candidate:
+    start: int
+    end: int
+    direct: bool
+    speaker: tuple[int, int] | None  # the speaker phrase's span, None when carried over
+    carry: bool  # take the last speaker in the article when no phrase was found
+    anchor: int  # position that orders speakers (the verb, or the quote start)
+    verb: int = -1  # start of the verb that introduces it, when one does
+    splits: bool = False  # that verb starts a new statement (وقال، ، وأضاف), cutting the one before
+    quote: bool = True  # False: a speaker-only event (أشاد الوزير بـ...) that sets who speaks next
+
+
+def extract_quotes(
+    article: Article, mentions: Sequence[Mention] = (), settings: QuoteSettings = DEFAULT_SETTINGS
+) -> list[Quote]:
+    """Direct and indirect quotes of the article's title and body blocks, with speaker phrases.
+
+    ``Quote.speaker`` stays None (entity ids come from :func:`resolve_speakers`). When NER
+    ``mentions`` are given, a PER or ORG mention overlapping the speaker phrase is its text.
+    """
+    text = article.text
+    found: list[_Candidate] = []
+    for block in article.blocks:
+        if block.kind not in ("title", "body"):
+            continue
+        pos = block.start
+        for line in text[block.start : block.end].split("\n"):
+            start, end = pos, pos + len(line)
+            pos = end + 1
+            if any(c.isalpha() for c in line):
+                found.extend(_paragraph(text, start, end, settings))
+    found.sort(key=lambda c: (c.start, c.end))
+    mentions = sorted((m for m in mentions if m.type in _CAPITALISING), key=lambda m: m.span)
+    quotes: list[Quote] = []
+    last: str | None = None
+    for cand in sorted(found, key=lambda c: c.anchor):
+        if cand.speaker is not None:
+            last = _speaker_text(text, cand.speaker, mentions)
+        if not cand.quote:
+            continue
+        speaker = last if (cand.speaker is not None or cand.carry) else None
+        quotes.append(Quote(article.id, None, speaker, text[cand.start : cand.end],
+                            (cand.start, cand.end), cand.direct))
+    quotes.sort(key=lambda q: q.span)
+    return quotes
+
+
+def _speaker_text(text: str, span: tuple[int, int], mentions: Sequence[Mention]) -> str:
+    for mention in mentions:
+        if mention.span[0] < span[1] and span[0] < mention.span[1]:
+            return mention.text
+    return text[span[0] : span[1]]
+
+
+# ---------------------------------------------------------------------------------------------
+# One paragraph
+
+
+def _paragraph(text: str, start: int, end: int, settings: QuoteSettings) -> list[_Candidate]:
+    toks = tokens(text, start, end)
+    if not toks:
+        return []
+    bases = [_base(t.norm) for t in toks]
+    starts = [t.start for t in toks]
+    sents = _Sentences(text, start, end)
+    pairs = _pairs(text, start, end, _DOUBLE_MARKS, settings)
+    double_spans = list(pairs)
+    pairs += [p for p in _pairs(text, start, end, _SINGLE_MARKS, settings)
+              if not any(o <= p[0] <= c for o, c in double_spans)]
+    pairs.sort()
+
+    direct: list[_Candidate] = []
+    for opener, closer in pairs:
+        cand = _direct(text, toks, bases, starts, opener, closer, pairs, settings)
+        if cand is not None:
+            direct.append(cand)
+    openers = {d.start for d in direct}
+
+    indirect: list[_Candidate] = []
+    events: list[_Candidate] = []
+    inside = [(d.start - 1, d.end + 1) for d in direct]
+    for i in range(len(toks)):
+        if inside and any(a <= toks[i].start < b for a, b in inside):
+            continue
+        cand = _indirect(text, toks, bases, i, sents, openers, end, settings)
+        if cand is not None:
+            indirect.append(cand)
+        elif bases[i] not in _PARTICIPLES and (bases[i] in _STATEMENT_VERBS or _is_verb(bases[i], True)):
+            span = _subject(text, toks, bases, i + 1, len(toks), end, settings, with_object=True)
+            if span is not None:
+                events.append(_Candidate(span[0], span[1], False, span, False, toks[i].start, quote=False))
+    indirect = _split_and_prune(indirect, toks, bases, text)
+    # A direct quote that opens the reported clause (قال إن "...") is that clause. One whose own
+    # verb starts a new statement inside the clause (، وقال "...") ends it; other direct quotes
+    # nested inside a reported clause are part of it.
+    kept: list[_Candidate] = []
+    for ind in indirect:
+        opening = [d for d in direct if ind.start - 3 <= d.start <= ind.start + 3]
+        if opening:
+            for d in opening:
+                if d.speaker is None and ind.speaker is not None:
+                    d.speaker, d.carry, d.anchor = ind.speaker, ind.carry, min(d.anchor, ind.anchor)
+            continue
+        cuts = [d.verb for d in direct if d.splits and ind.start < d.verb < ind.end]
+        if cuts:
+            ind.end = _trim(text, ind.start, min(cuts))[1]
+        if ind.end > ind.start:
+            kept.append(ind)
+    direct = [d for d in direct if not any(i.start < d.start and d.end <= i.end + 2 for i in kept)]
+    # A verb inside someone's words (قال إن الرئيس هنأ ...) does not change who is speaking.
+    events = [e for e in events if not any(q.start <= e.anchor < q.end for q in direct + kept)]
+    return direct + kept + events
+
+
+def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """textnorm sentences, also cut at every full stop after a word of three letters or more
+    and before a word (نفطية .وقال، بأكمله . من جهته): textnorm keeps a sentence open inside a
+    quotation, and pages that write » ... « leave it open after the quote has ended."""
+    out: list[tuple[int, int]] = []
+    for s, e in sentences(text, start, end):
+        for m in _GLUED_STOP.finditer(text, s, e):
+            out.append((s, m.end()))
+            s = m.end()
+        out.append((s, e))
+    return out
+
+
+def _base(norm: str) -> str:
+    """The token without a leading و/ف conjunction when the rest is a known trigger."""
+    if len(norm) > 2 and norm[0] in "وف":
+        rest = norm[1:]
+        if rest in _SPEECH_VERBS or rest in _PARTICIPLES or rest in _ATTRIBUTIONS or rest in _STATEMENT_VERBS:
+            return rest
+    return norm
+
+
+def _pairs(text: str, start: int, end: int, marks: str, settings: QuoteSettings) -> list[tuple[int, int]]:
+    """(opener, closer) positions of quote-mark pairs; closer == paragraph end for an open mark."""
+    finder = _DOUBLE_FINDER if marks == _DOUBLE_MARKS else _SINGLE_FINDER
+    positions = [m.start() for m in finder.finditer(text, start, end) if not _is_apostrophe(text, m.start())]
+    out: list[tuple[int, int]] = []
+    k = 0
+    while k < len(positions):
+        opener = positions[k]
+        mark = text[opener]
+        closer_k = None
+        if mark in _OPEN_FOR:
+            for j in range(k + 1, len(positions)):
+                if text[positions[j]] == _OPEN_FOR[mark]:
+                    closer_k = j
+                    break
+        elif mark in _REVERSED:
+            # » opening a quote: the next mark closes it (» ... « or » ... »), nothing nests.
+            if k + 1 < len(positions) and text[positions[k + 1]] in (mark, _REVERSED[mark]):
+                closer_k = k + 1
+            else:
+                k += 1  # a stray closing mark
+                continue
+        if closer_k is None:
+            for j in range(k + 1, len(positions)):
+                if text[positions[j]] not in _OPEN_FOR:
+                    closer_k = j
+                    break
+        if closer_k is None or positions[closer_k] - opener > settings.max_quote_chars:
+            out.append((opener, min(end, opener + settings.max_quote_chars)))
+            break
+        out.append((opener, positions[closer_k]))
+        k = closer_k + 1
+    return out
+
+
+def _is_apostrophe(text: str, i: int) -> bool:
+    """A ' between two Latin letters (don't, Qur'an) is part of a word, not a quote mark."""
+    if text[i] not in "'’":
+        return False
+    before = text[i - 1] if i > 0 else " "
+    after = text[i + 1] if i + 1 < len(text) else " "
+    return before.isascii() and before.isalpha() and after.isascii() and after.isalpha()
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start] in _STRIP:
+        start += 1
+    while end > start and text[end - 1] in _STRIP:
+        end -= 1
+    return start, end
+
+
+def _is_verb(base: str, for_marks: bool) -> bool:
+    if base in _PARTICIPLES:
+        return True
+    return base in _SPEECH_VERBS and not (for_marks and base in _AMBIGUOUS_VERBS)
+
+
+def _direct(
+    text: str, toks: list[Token], bases: list[str], starts: list[int], opener: int, closer: int,
+    pairs: list[tuple[int, int]], settings: QuoteSettings,
+) -> _Candidate | None:
+    c_start, c_end = opener + 1, closer
+    while c_start < c_end and text[c_start].isspace():
+        c_start += 1
+    while c_end > c_start and text[c_end - 1].isspace():
+        c_end -= 1
+    first = bisect.bisect_left(starts, c_start)
+    last = bisect.bisect_left(starts, c_end)
+    words = last - first
+    if words == 0:
+        return None
+    closed = closer < len(text) and text[closer] in _DOUBLE_MARKS + _SINGLE_MARKS
+    # Before the opener: back to the sentence end, or to the previous pair of marks.
+    # Short pairs (لـ"الرياض") are names inside the introducing clause, not earlier quotes.
+    words_in = [bisect.bisect_left(starts, c) - bisect.bisect_left(starts, o) for o, c in pairs]
+    long_pairs = [c for (o, c), n in zip(pairs, words_in, strict=True)
+                  if c < opener and n >= settings.min_quote_words]
+    boundary = max(long_pairs, default=-1) + 1
+    prefix = text[boundary:opener]
+    cut = max(prefix.rfind(ch) for ch in _ENDS + "\n")
+    boundary = boundary + cut + 1 if cut >= 0 else boundary
+    colon = text[boundary:opener].rstrip().endswith(":")
+    before = [k for k in range(bisect.bisect_left(starts, boundary), first) if toks[k].end <= opener]
+    speaker: tuple[int, int] | None = None
+    introduced = False
+    nested = False
+    verb, splits = -1, False
+    if before and (bases[before[-1]] in _TITLE_WORDS
+                   or (len(before) > 1 and bases[before[-1]] == "في" and bases[before[-2]] in _TITLE_WORDS)):
+        return None
+    for n, k in enumerate(reversed(before)):
+        if _is_verb(bases[k], for_marks=True) and n < settings.max_verb_gap_words:
+            introduced = True
+            verb, splits = toks[k].start, _starts_statement(text, toks, bases, k)
+            between = [j for j in before if j > k]
+            comps = [j for j in between if bases[j] in _COMPLEMENTISERS or bases[j] == "الي"]
+            # A complementiser between verb and mark means the marks sit inside reported speech,
+            # unless the mark opens the reported clause itself.
+            if comps and any(j > comps[0] for j in between if bases[j] not in _COMPLEMENTISERS):
+                nested = True
+            speaker = _subject(text, toks, bases, k + 1, comps[0] if comps else first, opener, settings)
+            break
+    if not introduced and closed:
+        introduced, speaker = _verb_after(text, toks, bases, starts, closer + 1, settings)
+    if words < settings.min_quote_words and not (colon and introduced):
+        return None
+    if nested and words < settings.long_quote_words:
+        return None
+    if not (introduced or colon or (closed and words >= settings.long_quote_words)):
+        return None
+    return _Candidate(c_start, c_end, True, speaker, True, opener if speaker is None else opener - 1,
+                      verb=verb, splits=splits)
+
+
+def _starts_statement(text: str, toks: list[Token], bases: list[str], k: int) -> bool:
+    """Whether the verb at ``k`` opens a new statement (وأضاف، ، قال، لكنه أشار) rather than being
+    part of what another speaker reported (قال إن الوزير أكد أن ...)."""
+    if toks[k].norm != bases[k] or bases[k] in _PARTICIPLES or bases[k] in _ATTRIBUTIONS:
+        return True
+    lo = toks[max(0, k - 6)].start
+    return any(ch in text[lo : toks[k].start] for ch in "،,")
+
+
+def _verb_after(
+    text: str, toks: list[Token], bases: list[str], starts: list[int], pos: int, settings: QuoteSettings,
+) -> tuple[bool, tuple[int, int] | None]:
+    """Whether a verb follows a closing mark («...»، قال المتحدث), and its subject's span.
+
+    A full stop between them means the verb opens the next sentence (وأضاف: «...»), not this one.
+    """
+    j = pos
+    while j < len(text) and text[j] in " \t،,-–":
+        j += 1
+    k = bisect.bisect_left(starts, j)
+    if k >= len(toks) or toks[k].start != j or not _is_verb(bases[k], for_marks=True):
+        return False, None
+    if bases[k] in _PARTICIPLES:
+        return False, None
+    if toks[k].norm.startswith("و") and bases[k] != toks[k].norm:
+        return False, None  # "«...» وأضاف" starts the next statement
+    follow_end = k + 1
+    while follow_end < len(toks) and follow_end - k <= settings.max_subject_words + 1:
+        gap = text[toks[follow_end - 1].end : toks[follow_end].start]
+        if any(ch in gap for ch in _ENDS + "،,:؛(\"«»“”\n"):
+            break
+        follow_end += 1
+    limit = toks[follow_end - 1].end if follow_end > k + 1 else toks[k].end
+    return True, _subject(text, toks, bases, k + 1, follow_end, limit, settings)
+
+
+def _subject(
+    text: str, toks: list[Token], bases: list[str], first: int, stop: int, limit: int,
+    settings: QuoteSettings, with_object: bool = False,
+) -> tuple[int, int] | None:
+    """Span of the subject in tokens [first, stop) ending before ``limit``; None when empty.
+
+    ``with_object``: the verb takes a بـ object (أشاد الوزير بدعم ...), which ends the subject.
+    """
+    chosen: list[int] = []
+    for k in range(first, min(stop, len(toks))):
+        tok = toks[k]
+        if tok.end > limit:
+            break
+        if chosen:
+            gap = text[toks[chosen[-1]].end : tok.start]
+            if any(ch in gap for ch in _ENDS + "،,:؛(\"«»“”'\n"):
+                break
+        elif any(ch in text[toks[first - 1].end : tok.start] for ch in "،,:؛(\"«»“”\n"):
+            break
+        norm = tok.norm
+        if norm == "علي" and chosen and toks[chosen[-1]].norm in _NAME_LINKS:
+            chosen.append(k)
+            continue
+        if with_object and chosen and norm.startswith("ب") and norm not in ("باسم", "بن"):
+            break
+        if (norm in _SUBJECT_STOPS or norm.startswith(_SUBJECT_STOP_PREFIXES) or norm in _COMPLEMENTISERS
+                or _is_verb(bases[k], for_marks=False)):
+            break
+        chosen.append(k)
+        if len(chosen) > settings.max_subject_words:
+            return None
+    if not chosen:
+        return None
+    return toks[chosen[0]].start, toks[chosen[-1]].end
+
+
+class _Sentences:
+    """A paragraph's sentences, cut only when a trigger asks for them (most paragraphs never do)."""
+
+    __slots__ = ("_end", "_spans", "_start", "_starts", "_text")
+
+    def __init__(self, text: str, start: int, end: int) -> None:
+        self._text, self._start, self._end = text, start, end
+        self._spans: list[tuple[int, int]] | None = None
+        self._starts: list[int] = []
+
+    def spans(self) -> tuple[list[tuple[int, int]], list[int]]:
+        if self._spans is None:
+            self._spans = _sentences(self._text, self._start, self._end)
+            self._starts = [s for s, _ in self._spans]
+        return self._spans, self._starts
+
+
+def _sentence_end(sents: _Sentences, pos: int, default: int) -> int:
+    spans, starts = sents.spans()
+    k = bisect.bisect_right(starts, pos) - 1
+    if 0 <= k < len(spans) and spans[k][0] <= pos < spans[k][1]:
+        return spans[k][1]
+    return default
+
+
+def _sentence_start(sents: _Sentences, pos: int, default: int) -> int:
+    spans, starts = sents.spans()
+    k = bisect.bisect_right(starts, pos) - 1
+    return spans[k][0] if 0 <= k < len(spans) else default
+
+
+def _indirect(
+    text: str, toks: list[Token], bases: list[str], i: int, sents: _Sentences,
+    openers: set[int], par_end: int, settings: QuoteSettings,
+) -> _Candidate | None:
+    base = bases[i]
+    if base in _ATTRIBUTIONS:
+        return _attribution(text, toks, bases, i, sents, settings)
+    if base in _POSTPOSED_LEADS or (base == "ما" and i > 0 and toks[i - 1].norm in ("هذا", "وهذا", "وهو")):
+        return _postposed(text, toks, bases, i, sents, settings)
+    if not _is_verb(base, for_marks=False):
+        return None
+    sent_end = _sentence_end(sents, toks[i].start, par_end)
+    participle = base in _PARTICIPLES
+    splits = _starts_statement(text, toks, bases, i)
+    # Find the complementiser (or a colon without marks) that opens the reported clause.
+    for k in range(i + 1, min(len(toks), i + 2 + settings.max_verb_gap_words)):
+        if toks[k].start >= sent_end:
+            return None
+        gap_start = toks[k - 1].end
+        if any(gap_start <= o <= toks[k].start for o in openers) or (
+                k > i + 1 and _is_verb(bases[k], for_marks=False)):
+            return None  # a direct quote or another verb comes first
+        if ":" in text[gap_start : toks[k].start] and not participle:
+            speaker = _subject(text, toks, bases, i + 1, k, gap_start, settings)
+            clause_start = toks[k].start
+            if bases[k] in _BARE_COMPLEMENTISERS and k + 1 < len(toks):
+                clause_start = toks[k + 1].start
+            c_start, c_end = _trim(text, clause_start, sent_end)
+            if c_end - c_start < 2:
+                return None
+            return _Candidate(c_start, c_end, False, speaker, True, toks[i].start, toks[i].start, splits)
+        if bases[k] not in _COMPLEMENTISERS and bases[k] != "فان":
+            continue
+        if participle and k - i > 3:
+            return None
+        # "أكد على أهمية أن ..." is a verb with an object, not a reported clause.
+        for j in range(i + 1, k - 1):
+            if bases[j] in ("علي", "عن", "من", "في") and toks[j + 1].norm.startswith(_OBJECT_HEADS):
+                return None
+        speaker = None if participle else _subject(text, toks, bases, i + 1, k, toks[k].start, settings)
+        if bases[k] in _BARE_COMPLEMENTISERS:
+            if k + 1 >= len(toks):
+                return None
+            clause_start = toks[k + 1].start
+        else:
+            clause_start = toks[k].start + (1 if toks[k].norm.startswith("ب") else 0)
+        c_start, c_end = _trim(text, clause_start, sent_end)
+        if c_end - c_start < 2:
+            return None
+        return _Candidate(c_start, c_end, False, speaker, True, toks[i].start, toks[i].start, splits)
+    return None
+
+
+def _postposed(
+    text: str, toks: list[Token], bases: list[str], i: int, sents: _Sentences,
+    settings: QuoteSettings,
+) -> _Candidate | None:
+    """"..., هذا ما أكده الوزير" / "... حسبما نشرته صحيفة ...": the sentence before is the quote."""
+    k = i + 1
+    if k >= len(toks):
+        return None
+    norm = toks[k].norm
+    stem = norm[:-1] if norm.endswith("ه") and len(norm) > 3 else norm
+    stem = _base(stem)
+    if not (_is_verb(stem, for_marks=False) or stem in _PUBLISH_VERBS or norm in _PUBLISH_VERBS):
+        return None
+    first = k + 1
+    if stem in ("جاء", "ورد") and first < len(toks) and toks[first].norm == "في":
+        first += 1
+    speaker = _subject(text, toks, bases, first, len(toks), toks[-1].end, settings)
+    lead = i - 1 if bases[i] == "ما" else i
+    sent_start = _sentence_start(sents, toks[lead].start, toks[0].start)
+    c_start, c_end = _trim(text, sent_start, toks[lead].start)
+    if speaker is None or len(tokens(text, c_start, c_end)) < 3:
+        return None
+    return _Candidate(c_start, c_end, False, speaker, False, toks[i].start)
+
+
+def _attribution(
+    text: str, toks: list[Token], bases: list[str], i: int, sents: _Sentences,
+    settings: QuoteSettings,
+) -> _Candidate | None:
+    """حسب / بحسب / وفقا لـ / نقلا عن + a source: the rest of the sentence is what it reported."""
+    base = bases[i]
+    first = i + 1
+    if first >= len(toks):
+        return None
+    if base in ("وفقا", "طبقا", "وفق") and (
+            not toks[first].norm.startswith("ل") or toks[first].norm.startswith("لما")):
+        return None
+    if base == "نقلا":
+        if toks[first].norm != "عن":
+            return None
+        first += 1
+    if first >= len(toks):
+        return None
+    head = toks[first]
+    head_norm = head.norm
+    skip = 0
+    if base in ("وفقا", "طبقا", "وفق"):
+        if head_norm == "ل":
+            first += 1
+            if first >= len(toks):
+                return None
+            head, head_norm = toks[first], toks[first].norm
+        else:
+            skip = 1
+            head_norm = "ال" + head_norm[2:] if head_norm.startswith("لل") else head_norm[1:]
+    if head_norm not in _SOURCE_HEADS:
+        return None
+    sent_start = _sentence_start(sents, toks[i].start, toks[i].start)
+    sent_end = _sentence_end(sents, toks[i].start, toks[-1].end)
+    span_end = first
+    while span_end < len(toks) and span_end - first < 8 and toks[span_end].end <= sent_end:
+        if span_end > first and any(ch in text[toks[span_end - 1].end : toks[span_end].start]
+                                    for ch in _ENDS + "،,:؛(\"«»“”\n"):
+            break
+        if toks[span_end].norm in ("فان", "ان", "الذي", "التي", "في", "خلال"):
+            break
+        span_end += 1
+    speaker = (head.start + skip, toks[span_end - 1].end)
+    lead = [t for t in toks if sent_start <= t.start < toks[i].start]
+    if len(lead) <= 1:  # "وبحسب المصادر، فإن ..." : the clause follows the source
+        clause = toks[span_end].start if span_end < len(toks) else sent_end
+        if span_end < len(toks) and toks[span_end].norm in _BARE_COMPLEMENTISERS and span_end + 1 < len(toks):
+            clause = toks[span_end + 1].start
+        c_start, c_end = _trim(text, clause, sent_end)
+    else:
+        c_start, c_end = _trim(text, sent_start, toks[i].start)
+    if c_end - c_start < 2 or len(tokens(text, c_start, c_end)) < 3:
+        return None
+    return _Candidate(c_start, c_end, False, speaker, False, toks[i].start)
+
+
+def _split_and_prune(
+    cands: list[_Candidate], toks: list[Token], bases: list[str], text: str,
+) -> list[_Candidate]:
+    """Cut a reported clause where the next statement starts (، وأضاف أن / مشيرا إلى أن / لكنه
+    أشار إلى أن); a verb inside a clause without one (قال إن الوزير أكد أن) is part of what was
+    reported, and gives no quote of its own."""
+    cands.sort(key=lambda c: c.anchor)
+    out: list[_Candidate] = []
+    for cand in cands:
+        if out and out[-1].start <= cand.anchor < out[-1].end:
+            prev = out[-1]
+            if not cand.splits:
+                continue
+            prev.end = _trim(text, prev.start, cand.anchor)[1]
+            if prev.end <= prev.start:
+                out.pop()
+        out.append(cand)
+    return [c for c in out if c.end > c.start]
+
+
+# ---------------------------------------------------------------------------------------------
+# Speakers to entities
+
+
+def resolve_speakers(
+    quotes: Sequence[Quote], entities: Sequence[Entity], settings: QuoteSettings = DEFAULT_SETTINGS
+) -> list[Quote]:
+    """Set ``Quote.speaker`` to the id of the entity the speaker phrase names.
+
+    First a mention of the entity in the same article whose text lies inside the speaker phrase
+    and which sits next to the quote (the phrase's own span is not kept on Quote, so "overlaps the
+    speaker phrase" is read as "is that phrase, close to the quote"); then aliases equal to the
+    normalised phrase or contained in it; then a surname alone when one entity alone has it.
+    """
+    by_alias: dict[str, set[str]] = {}
+    by_last: dict[str, set[str]] = {}
+    for ent in entities:
+        for alias in {ent.name, *ent.aliases}:
+            norm = normalize(alias)
+            if not norm:
+                continue
+            by_alias.setdefault(norm, set()).add(ent.id)
+            words = norm.split()
+            if len(words) > 1:
+                by_last.setdefault(words[-1], set()).add(ent.id)
+    out = []
+    for quote in quotes:
+        out.append(replace(quote, speaker=_resolve(quote, entities, by_alias, by_last, settings)))
+    return out
+
+
+def _resolve(
+    quote: Quote, entities: Sequence[Entity], by_alias: dict[str, set[str]], by_last: dict[str, set[str]],
+    settings: QuoteSettings,
+) -> str | None:
+    if not quote.speaker_text:
+        return None
+    phrase = normalize(quote.speaker_text)
+    padded = f" {phrase} "
+    best: tuple[int, str] | None = None
+    lo, hi = quote.span[0] - settings.resolve_window, quote.span[1] + settings.resolve_window
+    for ent in entities:
+        for m in ent.mentions:
+            if m.article != quote.article or not (lo <= m.span[0] <= hi):
+                continue
+            mnorm = normalize(m.text)
+            if mnorm and (f" {mnorm} " in padded or f" {phrase} " in f" {mnorm} "):
+                dist = min(abs(m.span[0] - quote.span[0]), abs(m.span[1] - quote.span[1]))
+                if best is None or dist < best[0]:
+                    best = (dist, ent.id)
+    if best is not None:
+        return best[1]
+    ids = by_alias.get(phrase)
+    if ids and len(ids) == 1:
+        return next(iter(ids))
+    contained = {eid for alias, eids in by_alias.items() if f" {alias} " in padded for eid in eids}
+    if len(contained) == 1:
+        return next(iter(contained))
+    words = phrase.split()
+    if words:
+        ids = by_last.get(words[-1])
+        if ids and len(ids) == 1:
+            return next(iter(ids))
+    return None
