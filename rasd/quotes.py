@@ -182,14 +182,16 @@ def extract_quotes(
     mentions = sorted((m for m in mentions if m.type in _CAPITALISING), key=lambda m: m.span)
     quotes: list[Quote] = []
     last: str | None = None
+    last_span: tuple[int, int] | None = None
     for cand in sorted(found, key=lambda c: c.anchor):
         if cand.speaker is not None:
             last = _speaker_text(text, cand.speaker, mentions)
+            last_span = cand.speaker
         if not cand.quote:
             continue
-        speaker = last if (cand.speaker is not None or cand.carry) else None
-        quotes.append(Quote(article.id, None, speaker, text[cand.start : cand.end],
-                            (cand.start, cand.end), cand.direct))
+        named = cand.speaker is not None or cand.carry
+        quotes.append(Quote(article.id, None, last if named else None, text[cand.start : cand.end],
+                            (cand.start, cand.end), cand.direct, last_span if named else None))
     quotes.sort(key=lambda q: q.span)
     return quotes
 
@@ -680,40 +682,56 @@ def resolve_speakers(
             words = norm.split()
             if len(words) > 1:
                 by_last.setdefault(words[-1], set()).add(ent.id)
-    out = []
-    for quote in quotes:
-        out.append(replace(quote, speaker=_resolve(quote, entities, by_alias, by_last, settings)))
-    return out
+    mentions_by_article: dict[str, list[tuple[Mention, str]]] = {}
+    for ent in entities:
+        for m in ent.mentions:
+            mentions_by_article.setdefault(m.article, []).append((m, ent.id))
+    return [
+        replace(quote, speaker=_resolve(quote, mentions_by_article.get(quote.article, ()), by_alias, by_last,
+                                        settings))
+        for quote in quotes
+    ]
 
 
 def _resolve(
-    quote: Quote, entities: Sequence[Entity], by_alias: dict[str, set[str]], by_last: dict[str, set[str]],
-    settings: QuoteSettings,
+    quote: Quote, mentions: Sequence[tuple[Mention, str]], by_alias: dict[str, set[str]],
+    by_last: dict[str, set[str]], settings: QuoteSettings,
 ) -> str | None:
     if not quote.speaker_text:
         return None
+    if quote.speaker_span is not None:
+        # The speaker phrase's own span: a mention overlapping it is the speaker.
+        s0, s1 = quote.speaker_span
+        for m, entity_id in mentions:
+            if m.span[0] < s1 and s0 < m.span[1]:
+                return entity_id
     phrase = normalize(quote.speaker_text)
     padded = f" {phrase} "
     best: tuple[int, str] | None = None
     lo, hi = quote.span[0] - settings.resolve_window, quote.span[1] + settings.resolve_window
-    for ent in entities:
-        for m in ent.mentions:
-            if m.article != quote.article or not (lo <= m.span[0] <= hi):
-                continue
-            mnorm = normalize(m.text)
-            if mnorm and (f" {mnorm} " in padded or f" {phrase} " in f" {mnorm} "):
-                dist = min(abs(m.span[0] - quote.span[0]), abs(m.span[1] - quote.span[1]))
-                if best is None or dist < best[0]:
-                    best = (dist, ent.id)
+    for m, entity_id in mentions:
+        if not (lo <= m.span[0] <= hi):
+            continue
+        mnorm = normalize(m.text)
+        if mnorm and (f" {mnorm} " in padded or padded in f" {mnorm} "):
+            dist = min(abs(m.span[0] - quote.span[0]), abs(m.span[1] - quote.span[1]))
+            if best is None or dist < best[0]:
+                best = (dist, entity_id)
     if best is not None:
         return best[1]
     ids = by_alias.get(phrase)
     if ids and len(ids) == 1:
         return next(iter(ids))
-    contained = {eid for alias, eids in by_alias.items() if f" {alias} " in padded for eid in eids}
+    words = phrase.split()
+    # Aliases inside the phrase: look its word n-grams up rather than scanning every alias.
+    contained = {
+        eid
+        for n in range(1, len(words) + 1)
+        for i in range(len(words) - n + 1)
+        for eid in by_alias.get(" ".join(words[i : i + n]), ())
+    }
     if len(contained) == 1:
         return next(iter(contained))
-    words = phrase.split()
     if words:
         ids = by_last.get(words[-1])
         if ids and len(ids) == 1:
