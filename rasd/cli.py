@@ -125,9 +125,17 @@ def analyze(
     report: Annotated[Path | None, typer.Option("--report", help="Write the JSON report here.")] = None,
     settings_file: SettingsOption = None,
     field: FieldOption = None,
+    engine: Annotated[str, typer.Option("--engine", help="embedded (SQLite store) or spark (pyspark).")] = "embedded",
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Spark engine: folder for the Parquet tables.")] = None,
+    master: Annotated[str, typer.Option("--master", help="Spark engine: the Spark master URL.")] = "local[*]",
 ) -> None:
     """Ingest PATHs, run every pipeline stage over the stored articles, write the report."""
     settings = _settings(settings_file)
+    if engine == "spark":
+        raise typer.Exit(_analyze_spark(paths or [], meta, out_dir, master, settings, field))
+    if engine != "embedded":
+        err.print(f"error: --engine must be embedded or spark, not {engine!r}", markup=False)
+        raise typer.Exit(2)
     failed = bool(_ingest(paths, meta, db, settings, field).errors) if paths else False
     with Store(db) as store:
         articles = list(store.articles())
@@ -148,6 +156,26 @@ def analyze(
         markup=False,
     )
     raise typer.Exit(1 if failed else 0)
+
+
+def _analyze_spark(paths: list[str], meta: Path | None, out_dir: Path | None, master: str, settings: Settings,
+                   fields: Sequence[str] | None) -> int:
+    """The Spark engine (rasd.spark, docs/scale.md): Parquet tables under --out; the exit code."""
+    if not paths or out_dir is None:
+        err.print("error: --engine spark reads INPUT paths (no store) and needs --out DIR", markup=False)
+        return 2
+    from rasd import spark
+
+    try:
+        rows, errors = spark.analyze_paths(
+            paths, out_dir, settings, str(meta) if meta else None, _field_map(fields),
+            spark.SparkSettings(master=master), on_error=_report_error,
+        )
+    except RuntimeError as exc:  # pyspark or Java missing: say what to install
+        err.print(f"error: {exc}", markup=False)
+        return 2
+    err.print(", ".join(f"{n} {name}" for name, n in rows.items()) + f"; tables in {out_dir}", markup=False)
+    return 1 if errors else 0
 
 
 @app.command()
@@ -227,6 +255,145 @@ def stats(db: DbOption = Path("rasd.db")) -> None:
         per_outlet.add_row(row["source"], str(row["n"]))
     out.print(per_outlet)
 
+
+@app.command()
+def serve(
+    db: DbOption = Path("rasd.db"),
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="RASD_TOKEN", help="Bearer token for POST /api/articles; without one "
+                     "every write is refused."),
+    ] = None,
+    settings_file: SettingsOption = None,
+) -> None:
+    """Explore stories, copies, actors and quotes in the browser (http://HOST:PORT/)."""
+    import uvicorn
+
+    from rasd.web import create_app
+
+    settings = _settings(settings_file)
+    try:
+        web_app = create_app(db, settings, token)
+    except RasdError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    err.print(f"rasd: http://{host}:{port}/ over {db}; writes {'need the token' if token else 'disabled'}",
+              markup=False)
+    uvicorn.run(web_app, host=host, port=port, log_level="warning")
+
+
+
+feeds_app = typer.Typer(help="The feed list `rasd watch` polls.", no_args_is_help=True)
+app.add_typer(feeds_app, name="feeds")
+
+
+@feeds_app.command("add")
+def feeds_add(
+    url: Annotated[str, typer.Argument(help="RSS or Atom feed URL.")],
+    name: Annotated[str | None, typer.Option("--name", help="Outlet name for its articles.")] = None,
+    db: DbOption = Path("rasd.db"),
+) -> None:
+    """Add a feed (or rename it)."""
+    from rasd.watch import add_feed
+
+    try:
+        with Store(db) as store:
+            added = add_feed(store, url, name)
+    except RasdError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    err.print(f"{'added' if added else 'already listed'}: {url}", markup=False)
+
+
+@feeds_app.command("remove")
+def feeds_remove(url: Annotated[str, typer.Argument(help="Feed URL.")], db: DbOption = Path("rasd.db")) -> None:
+    """Remove a feed (its stored articles stay)."""
+    from rasd.watch import remove_feed
+
+    with Store(db) as store:
+        if not remove_feed(store, url):
+            err.print(f"error: {url} is not in the feed list", markup=False)
+            raise typer.Exit(1)
+    err.print(f"removed: {url}", markup=False)
+
+
+@feeds_app.command("list")
+def feeds_list(db: DbOption = Path("rasd.db")) -> None:
+    """The feeds with their health: last success, last error, items seen."""
+    from rasd.watch import feed_health
+
+    with Store(db) as store:
+        rows = feed_health(store)
+    table = Table(title=f"feeds in {db}")
+    for column in ("feed", "name", "status", "last success", "last error", "items", "articles", "next poll"):
+        table.add_column(column)
+    for h in rows:
+        error = f"{h.last_error} ({h.last_error_at}, {h.failures}x)" if h.failures else ""
+        table.add_row(h.url, h.name or "", h.status, h.last_success or "", error, str(h.items_seen),
+                      str(h.articles_added), h.next_poll or "")
+    out.print(table)
+
+
+@app.command()
+def watch(
+    feeds: Annotated[Path | None, typer.Option("--feeds", help="OPML or a list of URLs (URL<TAB>name).")] = None,
+    every: Annotated[str, typer.Option("--every", help="Poll interval: 30s, 5m, 1h.")] = "5m",
+    db: DbOption = Path("rasd.db"),
+    alerts: Annotated[Path | None, typer.Option("--alerts", help="TOML file of [[alert]] rules.")] = None,
+    alert_log: Annotated[Path | None, typer.Option("--alert-log", help="Append alerts here (JSONL).")] = None,
+    webhook: Annotated[str | None, typer.Option("--webhook", help="POST each alert as JSON here.")] = None,
+    once: Annotated[bool, typer.Option("--once", help="One cycle, then exit.")] = False,
+    settings_file: SettingsOption = None,
+) -> None:
+    """Poll feeds continuously; store and analyse new articles as they appear; send alerts."""
+    from rasd import watch as w
+
+    settings = _settings(settings_file)
+    try:
+        interval = w.parse_interval(every)
+        rules = w.load_rules(alerts) if alerts else []
+        listed = w.read_feed_list(feeds) if feeds else None
+    except RasdError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    if alerts and not (alert_log or webhook):
+        alert_log = Path(str(db) + ".alerts.jsonl")
+    with Store(db) as store:
+        if listed is not None:
+            w.sync_feeds(store, listed)
+        only = [f.url for f in listed] if listed is not None else None
+        if not (only or w.feed_health(store)):
+            err.print("error: no feeds: give --feeds FILE or add some with `rasd feeds add URL`", markup=False)
+            raise typer.Exit(2)
+        try:
+            watcher = w.Watcher(store, settings, w.WatchSettings(every_s=interval), rules=rules,
+                                alert_log=alert_log, webhook=webhook, only=only)
+        except w.WatcherRunning as exc:
+            err.print(f"error: {exc}", markup=False)
+            raise typer.Exit(1) from exc
+
+        failed: list[str] = []
+
+        def show(report: w.CycleReport) -> None:
+            failed[:] = [url for url, _ in report.failed]
+            for url, reason in report.failed:
+                err.print(f"error: {url}: {reason}", markup=False)
+            err.print(
+                f"polled {report.polled} feeds ({report.not_modified} unchanged), {report.new_articles} new articles"
+                f" ({report.versions} new versions), {report.processed} analysed, {report.stories_changed} stories"
+                f" updated, {report.alerts} alerts",
+                markup=False,
+            )
+
+        with watcher:
+            try:
+                watcher.run(stop=lambda: once and watcher.cycles > 0, on_cycle=show)
+            except KeyboardInterrupt:
+                err.print("stopped", markup=False)
+    # With --once the exit code says whether every feed could be read, as `rasd ingest` does.
+    raise typer.Exit(1 if once and failed else 0)
 
 def main() -> None:
     app()

@@ -8,11 +8,12 @@ all call these functions.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from rasd import cluster, dedup, entities, quotes, reuse, summarize, timeline
 from rasd.errors import InputError
 from rasd.ingest import IngestOptions, Source, read_inputs
-from rasd.models import Analysis, Article
+from rasd.models import Analysis, Article, Mention, Quote, Story, TimeRef
 from rasd.settings import Settings
 from rasd.store import Store
 
@@ -77,12 +78,87 @@ def ingest(
     return summary
 
 
-def _stages() -> list[Stage]:
-    # Filled as stages land; each adapter is a few lines over the stage module's function.
-    return []
+def _by_id(analysis: Analysis) -> dict[str, Article]:
+    return {a.id: a for a in analysis.articles}
 
 
-STAGES: list[Stage] = _stages()
+def run_dedup(analysis: Analysis, settings: Settings) -> None:
+    analysis.duplicates = dedup.find_duplicates(analysis.articles, settings.dedup)
+
+
+def run_reuse(analysis: Analysis, settings: Settings) -> None:
+    analysis.reuse = reuse.find_reuse(analysis.articles, settings.reuse)
+
+
+def run_entities(analysis: Analysis, settings: Settings) -> None:
+    mentions: list[Mention] = []
+    for article in analysis.articles:
+        mentions.extend(entities.find_mentions(article))
+    analysis.entities = entities.link_entities(mentions)
+
+
+def run_quotes(analysis: Analysis, settings: Settings) -> None:
+    mentions_by_article: dict[str, list[Mention]] = {}
+    for entity in analysis.entities:
+        for mention in entity.mentions:
+            mentions_by_article.setdefault(mention.article, []).append(mention)
+    found: list[Quote] = []
+    for article in analysis.articles:
+        found.extend(quotes.extract_quotes(article, mentions_by_article.get(article.id, ()), settings.quotes))
+    analysis.quotes = quotes.resolve_speakers(found, analysis.entities, settings.quotes)
+
+
+def run_dates(analysis: Analysis, settings: Settings) -> None:
+    refs: list[TimeRef] = []
+    for article in analysis.articles:
+        refs.extend(timeline.find_dates(article, settings.timeline))
+    analysis.dates = refs
+
+
+def run_cluster(analysis: Analysis, settings: Settings) -> None:
+    entity_ids: dict[str, list[str]] = {}
+    for entity in analysis.entities:
+        if entity.type in ("PER", "ORG", "LOC"):
+            for mention in entity.mentions:
+                entity_ids.setdefault(mention.article, []).append(entity.id)
+    analysis.stories = cluster.cluster(analysis.articles, settings.cluster, entity_ids, analysis.duplicates)
+
+
+def run_story_details(analysis: Analysis, settings: Settings) -> None:
+    """Event dates, story timelines and summaries, each from the story's own articles."""
+    by_id = _by_id(analysis)
+    refs_by_article: dict[str, list[TimeRef]] = {}
+    for ref in analysis.dates:
+        refs_by_article.setdefault(ref.article, []).append(ref)
+    detailed: list[Story] = []
+    for story in analysis.stories:
+        members = [by_id[a] for a in story.articles if a in by_id]
+        refs = [r for a in story.articles for r in refs_by_article.get(a, ())]
+        events = []
+        for event in story.events:
+            event_articles = [by_id[a] for a in event.articles if a in by_id]
+            event_refs = [r for a in event.articles for r in refs_by_article.get(a, ())]
+            day, _evidence = timeline.event_date(event_articles, event_refs)
+            events.append(replace(event, date=day))
+        detailed.append(replace(
+            story,
+            events=tuple(events),
+            timeline=tuple(timeline.story_timeline(members, refs, settings.timeline)),
+            summary=tuple(summarize.summarize(members, settings.summary)),
+        ))
+    analysis.stories = detailed
+
+
+STAGES: list[Stage] = [
+    Stage("duplicates", frozenset({"articles"}), frozenset({"duplicates"}), run_dedup),
+    Stage("reuse", frozenset({"articles"}), frozenset({"reuse"}), run_reuse),
+    Stage("entities", frozenset({"articles"}), frozenset({"entities"}), run_entities),
+    Stage("quotes", frozenset({"articles", "entities"}), frozenset({"quotes"}), run_quotes),
+    Stage("dates", frozenset({"articles"}), frozenset({"dates"}), run_dates),
+    Stage("stories", frozenset({"articles", "duplicates", "entities"}), frozenset({"stories"}), run_cluster),
+    Stage("timelines and summaries", frozenset({"stories", "dates"}), frozenset({"story_details"}),
+          run_story_details),
+]
 
 
 def check_order(stages: Sequence[Stage]) -> None:

@@ -8,7 +8,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from rasd.cluster import ClusterSettings
+from rasd.dedup import DedupSettings
 from rasd.errors import SettingsError
+from rasd.quotes import QuoteSettings
+from rasd.reuse import ReuseSettings
+from rasd.summarize import SummarySettings
+from rasd.timeline import TimelineSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +49,12 @@ class Settings:
     fetch: FetchSettings = FetchSettings()
     store: StoreSettings = StoreSettings()
     report: ReportSettings = ReportSettings()
+    dedup: DedupSettings = DedupSettings()
+    reuse: ReuseSettings = ReuseSettings()
+    quotes: QuoteSettings = QuoteSettings()
+    timeline: TimelineSettings = TimelineSettings()
+    cluster: ClusterSettings = ClusterSettings()
+    summary: SummarySettings = SummarySettings()
 
 
 _SECTIONS = {f.name: f.type for f in fields(Settings)}
@@ -51,6 +63,12 @@ _SECTION_CLASSES = {
     "fetch": FetchSettings,
     "store": StoreSettings,
     "report": ReportSettings,
+    "dedup": DedupSettings,
+    "reuse": ReuseSettings,
+    "quotes": QuoteSettings,
+    "timeline": TimelineSettings,
+    "cluster": ClusterSettings,
+    "summary": SummarySettings,
 }
 
 

@@ -84,6 +84,36 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         CREATE INDEX dates_article ON dates(article_id);
         """,
     ),
+    (
+        # Live monitoring (rasd.watch, rasd.incremental): the feed list with each feed's health,
+        # the feed items already seen, when each article was processed, alerts sent, the lock
+        # that keeps a second watcher off the store.
+        2,
+        """
+        CREATE TABLE feeds (
+            url TEXT PRIMARY KEY, name TEXT, added_at TEXT NOT NULL,
+            etag TEXT, last_modified TEXT, next_poll REAL NOT NULL DEFAULT 0,
+            failures INTEGER NOT NULL DEFAULT 0, last_status INTEGER, last_polled TEXT,
+            last_success TEXT, last_error TEXT, last_error_at TEXT,
+            items_seen INTEGER NOT NULL DEFAULT 0, articles_added INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE feed_items (
+            feed TEXT NOT NULL, key TEXT NOT NULL, signature TEXT NOT NULL, url TEXT,
+            article_id TEXT, etag TEXT, last_modified TEXT, first_seen REAL NOT NULL,
+            checked REAL NOT NULL, error TEXT, PRIMARY KEY (feed, key)
+        );
+        CREATE TABLE processed (article_id TEXT PRIMARY KEY, processed_at REAL NOT NULL);
+        CREATE TABLE alerts (
+            key TEXT PRIMARY KEY, rule TEXT NOT NULL, kind TEXT NOT NULL, story_id TEXT,
+            article_id TEXT, payload TEXT NOT NULL, created_at TEXT NOT NULL, delivered_at TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT
+        );
+        CREATE TABLE watch_lock (
+            id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, host TEXT NOT NULL,
+            token TEXT NOT NULL, started_at TEXT NOT NULL, heartbeat REAL NOT NULL
+        );
+        """,
+    ),
 )
 
 
@@ -377,7 +407,14 @@ def fts_expression(query: str) -> str:
 
 
 def _snippet(text: str, wanted: set[str], width: int = 220) -> list[tuple[str, bool]]:
-    hits = [t for t in textnorm.tokens(text) if textnorm.stem(t.norm) in wanted]
+    # Only the window around the first paragraph that holds a hit is tokenised, not the article.
+    hits: list[textnorm.Token] = []
+    for m in re.finditer(r"[^\n]+", text):
+        hits = [t for t in textnorm.tokens(text, m.start(), m.end()) if textnorm.stem(t.norm) in wanted]
+        if hits:
+            hits = [t for t in textnorm.tokens(text, max(0, hits[0].start - width), hits[0].start + width)
+                    if textnorm.stem(t.norm) in wanted]
+            break
     if not hits:
         return [(text[:width], False)]
     start = max(0, hits[0].start - width // 3)

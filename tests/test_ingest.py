@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -206,8 +207,12 @@ def test_truncated_warc_keeps_what_was_read_and_reports_the_rest(tmp_path: Path)
     whole = tmp_path / "whole.warc.gz"
     _warc(whole, [(f"https://almarsad.example/{i}", page.replace("5.8", f"{i}.0")) for i in range(1, 4)])
     data = whole.read_bytes()
+    with whole.open("rb") as handle:
+        archive = ArchiveIterator(handle)
+        offsets = [archive.get_record_offset() for _ in archive]
     cut = tmp_path / "cut.warc.gz"
-    cut.write_bytes(data[: int(len(data) * 0.7)])
+    # Cut in the middle of the last record: a file that ends between records would be whole.
+    cut.write_bytes(data[: (offsets[-1] + len(data)) // 2])
     articles, errors = read(cut)
     assert len(errors) == 1 and errors[0].path.endswith("cut.warc.gz")
     assert "broken WARC" in errors[0].reason

@@ -1,0 +1,241 @@
+"""End-to-end latency of `rasd watch`: an item appears in one of 50 served feeds -> its article is in
+its story in the store. Also CPU per new article in the incremental pipeline and start-up time.
+
+A store is first filled with SaudiNewsNet articles (analysed through the incremental pipeline, which
+measures CPU per article on a large sample); then a loopback HTTP server serves 50 feeds and adds the
+next SaudiNewsNet articles to them at random moments while a Watcher polls every 30 s.
+
+    .venv/bin/python bench/watch_latency.py [--store 2000] [--new 120] [--seconds 180]
+
+All feeds are on one loopback host, so the per-host politeness interval is set to 0 here (real feeds
+sit on many hosts). Prints a table and writes bench/results/watch_latency.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import resource
+import sys
+import tempfile
+import threading
+import time
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._saudinewsnet import records
+from rasd.incremental import IncrementalPipeline
+from rasd.ingest.clean import make_article
+from rasd.ingest.http import Fetcher
+from rasd.ingest.meta import parse_published
+from rasd.models import Article
+from rasd.settings import FetchSettings, Settings
+from rasd.store import Store
+from rasd.watch import CycleReport, Watcher, WatchSettings, add_feed
+
+
+def published(record: dict[str, str]) -> str | None:
+    try:
+        return parse_published(record.get("date_extracted", "").replace(" ", "T") + "+03:00")
+    except ValueError:
+        return None
+
+
+def to_article(record: dict[str, str]) -> Article | None:
+    body = (record.get("content") or "").strip()
+    title = (record.get("title") or "").strip()
+    if not body:
+        return None
+    return make_article(f"{title}\n\n{body}" if title else body, title=title or None, source=record.get("source"),
+                        url=record.get("url"), published=published(record))
+
+
+class Feeds:
+    """50 feeds whose items are added while the watcher runs; remembers when each appeared."""
+
+    def __init__(self, n: int) -> None:
+        self.items: list[list[str]] = [[] for _ in range(n)]
+        self.appeared: dict[str, float] = {}
+        self.lock = threading.Lock()
+        self.base = ""
+
+    def add(self, feed: int, link: str, record: dict[str, str]) -> None:
+        when = published(record)
+        stamp = format_datetime(__import__("datetime").datetime.fromisoformat(when)) if when else ""
+        paragraphs = "".join(f"<p>{escape(p)}</p>" for p in (record.get("content") or "").split("\n") if p.strip())
+        xml = (f"<item><title>{escape(record.get('title') or '')}</title><link>{link}</link><guid>{link}</guid>"
+               f"<pubDate>{stamp}</pubDate><content:encoded><![CDATA[{paragraphs}]]></content:encoded></item>")
+        with self.lock:
+            self.items[feed].insert(0, xml)
+            del self.items[feed][20:]  # a feed lists its latest items only
+            self.appeared[link] = time.time()
+
+    def body(self, feed: int) -> bytes:
+        with self.lock:
+            items = "".join(self.items[feed])
+        return ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
+                'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
+                f"<title>feed {feed}</title>{items}</channel></rss>").encode()
+
+
+def serve(feeds: Feeds) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            try:
+                number = int(self.path.strip("/").split(".")[0].removeprefix("feed"))
+                body = feeds.body(number)
+            except (ValueError, IndexError):
+                self.send_response(404)
+                self.end_headers()
+                return
+            etag = f'"{hash(body) & 0xFFFFFFFF:x}"'
+            if self.headers.get("If-None-Match") == etag:
+                self.send_response(304)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    feeds.base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--store", type=int, default=2000, help="SaudiNewsNet articles stored and analysed first")
+    parser.add_argument("--new", type=int, default=120, help="items published during the run")
+    parser.add_argument("--seconds", type=float, default=180, help="how long items keep appearing")
+    parser.add_argument("--feeds", type=int, default=50)
+    parser.add_argument("--every", type=float, default=30.0)
+    args = parser.parse_args()
+    rng = random.Random(7)
+
+    source = (a for a in ((r, to_article(r)) for r in records()) if a[1] is not None)
+    stored = [next(source)[1] for _ in range(args.store)]
+    fresh = [next(source)[0] for _ in range(args.new)]
+    fetch = FetchSettings(timeout_s=10, min_interval_per_host_s=0.0, user_agent="rasd-bench/0.1")
+    settings = Settings(fetch=fetch)
+    results: dict[str, object] = {"stored_articles": args.store, "feeds": args.feeds, "poll_every_s": args.every}
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
+        store.upsert_articles([a for a in stored if a is not None])
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        batches = IncrementalPipeline(store, settings).process_pending()
+        cpu_fill, wall_fill = time.process_time() - cpu0, time.perf_counter() - wall0
+        n_fill = sum(len(b.articles) for b in batches)
+        results["backlog"] = {"articles": n_fill, "cpu_ms_per_article": round(1000 * cpu_fill / n_fill, 1),
+                              "wall_s": round(wall_fill, 1)}
+
+        feeds = Feeds(args.feeds)
+        httpd = serve(feeds)
+        for i in range(args.feeds):
+            add_feed(store, f"{feeds.base}/feed{i}.xml", f"feed {i}")
+        start_cpu, start_wall = time.process_time(), time.perf_counter()
+        watcher = Watcher(store, settings, WatchSettings(every_s=args.every, workers=4), fetcher=Fetcher(fetch))
+        results["startup_rebuild_s"] = round(watcher.pipeline.rebuild_seconds, 2)
+        results["startup_cpu_s"] = round(time.process_time() - start_cpu, 2)
+        results["startup_wall_s"] = round(time.perf_counter() - start_wall, 2)
+
+        process_cpu = [0.0, 0]
+        steps: dict[str, float] = {}
+        inner = watcher.pipeline.process
+
+        def timed(articles: list[Article], before_commit: object = None) -> object:
+            c = time.process_time()
+            out = inner(articles, before_commit)  # type: ignore[arg-type]
+            process_cpu[0] += time.process_time() - c
+            process_cpu[1] += len(out.articles)
+            for step, seconds in out.cpu.items():
+                steps[step] = steps.get(step, 0.0) + seconds
+            return out
+
+        watcher.pipeline.process = timed  # type: ignore[method-assign]
+        schedule = sorted(rng.uniform(0, args.seconds) for _ in fresh)
+        t0 = time.time()
+
+        def publish() -> None:
+            for n, (at, record) in enumerate(zip(schedule, fresh, strict=True)):
+                time.sleep(max(0.0, t0 + at - time.time()))
+                feeds.add(rng.randrange(args.feeds), f"{feeds.base}/a/{n}", record)
+
+        publisher = threading.Thread(target=publish, daemon=True)
+        publisher.start()
+        latency: dict[str, float] = {}
+        cycles: list[CycleReport] = []
+
+        def check(report: CycleReport) -> None:
+            cycles.append(report)
+            done = {r["url"] for r in store.query(
+                "SELECT a.url FROM articles a JOIN story_articles s ON s.article_id = a.id WHERE a.url LIKE ?",
+                (feeds.base + "/a/%",))}
+            for link, appeared in list(feeds.appeared.items()):
+                if link in done and link not in latency:
+                    latency[link] = time.time() - appeared
+
+        deadline = t0 + args.seconds + 2 * args.every + 30
+        poll_cpu0 = time.process_time()
+        watcher.run(stop=lambda: len(latency) >= len(fresh) or time.time() > deadline, on_cycle=check,
+                    sleep=lambda s: time.sleep(min(s, 1.0)))
+        poll_cpu = time.process_time() - poll_cpu0
+        watcher.close()
+        httpd.shutdown()
+        values = list(latency.values())
+        results["live"] = {
+            "published": len(fresh), "in_story": len(values),
+            "latency_p50_s": round(pct(values, 0.5), 1), "latency_p95_s": round(pct(values, 0.95), 1),
+            "latency_max_s": round(max(values), 1) if values else None,
+            "cycles": len(cycles), "requests_304": sum(c.not_modified for c in cycles),
+            "cpu_ms_per_article_pipeline": round(1000 * process_cpu[0] / max(1, process_cpu[1]), 1),
+            "cpu_ms_per_article_all": round(1000 * poll_cpu / max(1, process_cpu[1]), 1),
+            "cpu_ms_per_article_by_step": {k: round(1000 * v / max(1, process_cpu[1]), 1) for k, v in steps.items()},
+        }
+    results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    results["python"] = platform.python_version()
+    results["machine"] = platform.machine()
+    live = results["live"]
+    assert isinstance(live, dict)
+    rows = [
+        ("stored SaudiNewsNet articles (analysed as a backlog)", f"{n_fill}"),
+        ("backlog CPU per article", f"{results['backlog']['cpu_ms_per_article']} ms"),  # type: ignore[index]
+        ("start-up (rebuild indexes from store)", f"{results['startup_wall_s']} s"),
+        ("feeds / poll interval", f"{args.feeds} / {args.every:g} s"),
+        ("items published live / in their story", f"{live['published']} / {live['in_story']}"),
+        ("latency p50 / p95 / max", f"{live['latency_p50_s']} / {live['latency_p95_s']} / {live['latency_max_s']} s"),
+        ("CPU per live article (pipeline)", f"{live['cpu_ms_per_article_pipeline']} ms"),
+        ("CPU per live article (polling + pipeline)", f"{live['cpu_ms_per_article_all']} ms"),
+        ("polls answered 304", f"{live['requests_304']}"),
+        ("peak RSS", f"{results['peak_rss_mb']} MB"),
+    ]
+    rows += [(f"  of which {k}", f"{v} ms") for k, v in live["cpu_ms_per_article_by_step"].items()]
+    width = max(len(r[0]) for r in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "watch_latency.json").write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""Exact and near-duplicate articles: the same text carried by several outlets.
+
+Only body blocks are compared (mastheads, boilerplate and credit lines differ between outlets
+carrying one wire story and must not split a set). Exact copies share the hash of their
+normalised body; near copies are found by MinHash LSH over word shingles of the normalised body
+and checked against the signature estimate of Jaccard. Duplicate pairs are merged with
+union-find, so one wire story carried by a hundred outlets is one set, not 4,950 pairs.
+
+MinHash signatures are computed here with numpy (multiply-shift hashing of 64-bit shingle hashes)
+rather than datasketch's per-shingle SHA-1, which is what makes the 3,000 articles/s target
+reachable on one core; datasketch's ``MinHashLSH`` does the banding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from datasketch import LeanMinHash, MinHashLSH
+
+from rasd.models import Article, DuplicateSet
+from rasd.textnorm import normalize
+
+
+@dataclass(frozen=True, slots=True)
+class DedupSettings:
+    # Word 3-grams: an edited dateline or an added credit sentence changes few 3-grams, while
+    # two different reports on one event rarely share many of them (longer shingles made
+    # lightly edited copies fall below the threshold; 1-2 grams made same-topic reports match).
+    shingle: int = 3
+    # 64 permutations keep the signature cheap (the speed target is 3,000 articles/s on one core);
+    # the standard error of the Jaccard estimate is about sqrt(J(1-J)/64) ~ 0.05 at J = 0.8.
+    num_perm: int = 64
+    # Near copies: texts whose shingle sets overlap this much are one text with small edits
+    # (a changed dateline, an added sentence); below it, outlets have rewritten the story, which
+    # is the reuse stage's business, not deduplication's.
+    threshold: float = 0.7
+    # Fewer words than this give too few shingles for a meaningful near-copy estimate; such
+    # short texts are only matched exactly.
+    min_tokens: int = 8
+    seed: int = 1
+
+
+_WORD = re.compile(r"\w+")
+_MASK = np.uint64((1 << 64) - 1)
+
+
+@dataclass(slots=True)
+class _Signature:
+    content_hash: bytes
+    minhash: LeanMinHash | None
+
+
+# A raw word: letters/digits with the marks written inside it (diacritics, tatweel, joiners).
+# (Written as \w+ runs joined by marks: the same matches as one character class, 40% faster.)
+_RAW_WORD = re.compile(r"\w+(?:[\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640\u200c\u200d]+\w*)*")
+
+
+def _body_words(article: Article) -> list[str]:
+    words: list[str] = []
+    for block in article.body_blocks():
+        words.extend(_RAW_WORD.findall(article.text, block.start, block.end))
+    return words
+
+
+class DuplicateIndex:
+    """Incremental duplicate detection: each added article is checked against what is indexed."""
+
+    def __init__(self, settings: DedupSettings | None = None) -> None:
+        self.settings = settings or DedupSettings()
+        s = self.settings
+        if s.shingle < 1:
+            raise ValueError(f"shingle must be at least 1 word, got {s.shingle}")
+        if not 0.0 < s.threshold <= 1.0:
+            raise ValueError(f"threshold is a Jaccard similarity in (0, 1], got {s.threshold}")
+        rng = np.random.default_rng(s.seed)
+        # Odd multipliers make x -> a*x + b (mod 2^64) a permutation; the high 32 bits are the hash.
+        self._a = rng.integers(1, 1 << 63, size=s.num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+        self._b = rng.integers(0, 1 << 63, size=s.num_perm, dtype=np.uint64)
+        self._mult = rng.integers(1, 1 << 63, size=s.shingle, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+        self._lsh = MinHashLSH(threshold=s.threshold, num_perm=s.num_perm)
+        self._word_ids: dict[str, int] = {}
+        self._exact: dict[bytes, list[str]] = {}
+        self._signatures: dict[str, _Signature] = {}
+        self._parent: dict[str, str] = {}
+        self._edges: list[tuple[str, str, float]] = []
+
+    # -- signatures ---------------------------------------------------------------------------
+
+    def _word_hashes(self, words: list[str]) -> np.ndarray:
+        # Raw word -> hash of its normalised form, cached: news vocabulary repeats, so nearly every
+        # lookup is one C-level dict.get and normalisation runs once per distinct spelling.
+        ids = self._word_ids
+        hashes = list(map(ids.get, words))
+        if None in hashes:
+            for w in {w for w, h in zip(words, hashes, strict=True) if h is None}:
+                norm = normalize(w)
+                ids[w] = zlib.crc32(norm.encode("utf-8")) | (len(norm) << 32) if norm else 0
+            hashes = list(map(ids.__getitem__, words))
+        out = np.array(hashes, dtype=np.uint64)
+        # Words that normalise to nothing (stray invisible characters) are dropped.
+        return out[out != 0] if not out.all() else out
+
+    def _minhash(self, wh: np.ndarray) -> LeanMinHash | None:
+        s = self.settings
+        if len(wh) < max(s.min_tokens, s.shingle):
+            return None
+        n = len(wh) - s.shingle + 1
+        shingles = np.zeros(n, dtype=np.uint64)
+        for k in range(s.shingle):
+            shingles += wh[k : k + n] * self._mult[k]
+        values = (self._a[:, None] * shingles[None, :] + self._b[:, None]) >> np.uint64(32)
+        hashvalues = values.min(axis=1).astype(np.uint32)
+        return LeanMinHash(seed=s.seed, hashvalues=hashvalues, scheme="affine32")
+
+    def signature(self, article: Article) -> _Signature | None:
+        wh = self._word_hashes(_body_words(article))
+        if not len(wh):
+            return None
+        # The sequence of normalised-word hashes is the normalised content: equal digests are
+        # exact copies up to spelling variants, diacritics, punctuation and spacing.
+        digest = hashlib.blake2b(wh.tobytes(), digest_size=16).digest()
+        return _Signature(digest, self._minhash(wh))
+
+    # -- union-find ---------------------------------------------------------------------------
+
+    def _find(self, x: str) -> str:
+        parent = self._parent
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    def _union(self, a: str, b: str) -> None:
+        ra, rb = self._find(a), self._find(b)
+        if ra != rb:
+            self._parent[rb] = ra
+
+    # -- public -------------------------------------------------------------------------------
+
+    def add(self, article: Article) -> list[str]:
+        """Index ``article``; return the ids of indexed articles it duplicates (exactly or nearly)."""
+        if article.id in self._signatures or article.id in self._parent:
+            raise ValueError(f"article id {article.id!r} is already indexed; ids must be unique")
+        sig = self.signature(article)
+        self._parent[article.id] = article.id
+        if sig is None:
+            return []
+        self._signatures[article.id] = sig
+        found: dict[str, float] = {}
+        same = self._exact.setdefault(sig.content_hash, [])
+        for other in same:
+            found[other] = 1.0
+        if sig.minhash is not None:
+            for other in self._lsh.query(sig.minhash):
+                if other in found:
+                    continue
+                other_mh = self._signatures[other].minhash
+                assert other_mh is not None  # only articles with a MinHash are in the LSH
+                sim = float(sig.minhash.jaccard(other_mh))
+                if sim >= self.settings.threshold:
+                    # The LSH holds one representative per exact text; its copies match too.
+                    for member in self._exact[self._signatures[other].content_hash]:
+                        found.setdefault(member, sim)
+            if not same:
+                # One representative per exact text in the LSH: the rest are found through it.
+                self._lsh.insert(article.id, sig.minhash, check_duplication=False)
+        same.append(article.id)
+        for other, sim in found.items():
+            self._union(article.id, other)
+            self._edges.append((article.id, other, sim))
+        return sorted(found)
+
+    def sets(self) -> list[DuplicateSet]:
+        """The duplicate sets so far: one per connected group of duplicates, largest first."""
+        groups: dict[str, list[str]] = {}
+        for art in self._parent:
+            groups.setdefault(self._find(art), []).append(art)
+        weakest: dict[str, float] = {}
+        for a, _b, sim in self._edges:
+            root = self._find(a)
+            weakest[root] = min(weakest.get(root, 1.0), sim)
+        out: list[DuplicateSet] = []
+        for root, members in groups.items():
+            if len(members) < 2:
+                continue
+            hashes = {self._signatures[m].content_hash for m in members}
+            kind = "exact" if len(hashes) == 1 else "near"
+            out.append(DuplicateSet(tuple(sorted(members)), kind, 1.0 if kind == "exact" else weakest[root]))
+        out.sort(key=lambda d: (-len(d.articles), d.articles))
+        return out
+
+    def __len__(self) -> int:
+        return len(self._parent)
+
+
+def find_duplicates(
+    articles: Sequence[Article] | Iterable[Article], settings: DedupSettings | None = None
+) -> list[DuplicateSet]:
+    """Exact and near-duplicate sets among ``articles`` (kind "exact" when all members are one text).
+
+    ``similarity`` of a near set is the weakest Jaccard estimate among the pairs that joined it.
+    """
+    index = DuplicateIndex(settings)
+    for article in articles:
+        index.add(article)
+    return index.sets()

@@ -1,0 +1,343 @@
+"""The rasd web app: stories, copies, actors and quotes in the browser, each page with a JSON twin.
+
+``create_app(store_path, settings, token)`` returns a FastAPI app over a store file. Every page
+is read-only (GET); the one write, ``POST /api/articles``, needs the token given at start-up and
+is refused outright when none was. Templates autoescape everything and the Content-Security-
+Policy forbids inline scripts, so article text, which is untrusted, is only ever text.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rasd.settings import Settings, load_settings
+from rasd.store import Store
+from rasd.web import api, render, views
+from rasd.web.views import StoryFilters, ViewSettings
+
+__all__ = ["WebSettings", "create_app"]
+
+_HERE = Path(str(resources.files("rasd.web")))
+
+#: No inline script, no plugin, no framing, nothing fetched from another origin. Inline SVG
+#: and presentation attributes need no 'unsafe-inline'; the CSS is one file under /static.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = (
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+
+DAY = r"^\d{4}-\d{2}-\d{2}$"
+# Query parameters, validated before a handler runs (a bad one is a 400 in the error shape).
+FromQ = Annotated[str | None, Query(alias="from", pattern=DAY)]
+ToQ = Annotated[str | None, Query(alias="to", pattern=DAY)]
+TextQ = Annotated[str | None, Query(max_length=500)]
+PageQ = Annotated[int, Query(ge=1, le=100_000)]
+SearchQ = Annotated[str, Query(max_length=500)]
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    views: ViewSettings = field(default_factory=ViewSettings)
+    #: Articles per POST: a 1,000-article batch of news is about 4 MB of JSON and is read and
+    #: stored in about a second, short enough not to hold the single writer for long.
+    max_records: int = 1000
+    #: Request bodies above this are refused before they are read (413), whatever they claim.
+    max_body_mb: float = 32
+    #: How long ``POST /api/articles?wait=true`` waits for the re-analysis it triggered.
+    wait_timeout_s: float = 600
+
+
+class _SecurityHeaders:
+    """Pure ASGI middleware (cheaper than BaseHTTPMiddleware): the same headers on every answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class _Readers:
+    """One read connection per server thread: SQLite connections are not shared across threads,
+    and WAL lets every reader see the last committed analysis while the writer works."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.local = threading.local()
+        self.all: list[Store] = []
+        self.lock = threading.Lock()
+
+    def get(self) -> Store:
+        store = getattr(self.local, "store", None)
+        if store is None:
+            store = Store(self.path)
+            self.local.store = store
+            with self.lock:
+                self.all.append(store)
+        return store
+
+    def close(self) -> None:
+        with self.lock:
+            for store in self.all:
+                # A connection belongs to its thread; closing from here is safe at shutdown only.
+                store.close()
+            self.all.clear()
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(_HERE / "templates")),
+        autoescape=True,
+        undefined=StrictUndefined,
+        finalize=render.strip_bidi,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = render.short_time
+    env.filters["day"] = render.day
+    env.filters["safe_url"] = render.safe_url
+    env.filters["short"] = lambda text, n=90: (text if len(text or "") <= n else text[: n - 1] + "…") if text else ""
+    env.globals["kind_names"] = {"PER": "شخص", "ORG": "مؤسسة", "LOC": "مكان", "MISC": "أخرى"}
+    return env
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    return path.endswith(".json") or path.startswith("/api/")
+
+
+def create_app(
+    store_path: str | Path,
+    settings: Settings | None = None,
+    token: str | None = None,
+    web: WebSettings | None = None,
+) -> FastAPI:
+    """The app over the store at ``store_path`` (created when missing).
+
+    ``token``: the bearer token ``POST /api/articles`` must carry; None or "" refuses every write.
+    """
+    path = str(store_path)
+    if path == ":memory:":
+        raise ValueError("the web app needs a store file (each server thread opens its own connection)")
+    settings = settings or load_settings()
+    web = web or WebSettings()
+    env = _environment()
+    writer = api.Writer(path, settings)
+    readers = _Readers(path)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        writer.close()
+        readers.close()
+
+    app = FastAPI(title="rasd", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.writer = writer
+    app.state.readers = readers
+    app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
+
+    def render_page(
+        template: str, view: dict[str, Any], json_url: str | None, status: int = 200, **extra: Any
+    ) -> Response:
+        html = env.get_template(template).render(view=view, json_url=json_url, q=extra.pop("q", ""), **extra)
+        return HTMLResponse(html, status_code=status)
+
+    def error(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+        body = {"error": {"status": status, "message": message}}
+        if _wants_json(request):
+            return JSONResponse(body, status_code=status, headers=headers)
+        html = env.get_template("error.html").render(view=body["error"], json_url=None, q="")
+        return HTMLResponse(html, status_code=status, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        messages = {404: "لا توجد صفحة بهذا العنوان", 405: "هذه الطريقة غير مسموحة هنا: الموقع للقراءة فقط"}
+        message = exc.detail if isinstance(exc.detail, str) and exc.status_code not in messages else \
+            messages.get(exc.status_code, str(exc.detail))
+        return error(request, exc.status_code, message, getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'query')}: {e.get('msg', '')}" for e in exc.errors()
+        )
+        return error(request, 400, f"طلب غير صالح ({problems})")
+
+    def not_found(request: Request, what: str) -> Response:
+        return error(request, 404, f"{what} غير موجود")
+
+    # -- stories ---------------------------------------------------------------------------------
+
+    def stories_view(date_from: str | None, date_to: str | None, outlet: str | None, entity: str | None,
+                     page_no: int) -> dict[str, Any]:
+        filters = StoryFilters(date_from or None, date_to or None, outlet or None, entity or None, page_no)
+        view = views.stories(readers.get(), filters, web.views)
+        params = {k: v for k, v in (("from", filters.date_from), ("to", filters.date_to),
+                                    ("outlet", filters.outlet), ("entity", filters.entity)) if v}
+        view["_prev"] = "/?" + urlencode({**params, "page": page_no - 1}) if page_no > 1 else None
+        view["_next"] = "/?" + urlencode({**params, "page": page_no + 1}) if page_no < view["pages"] else None
+        view["_json"] = "/stories.json" + ("?" + urlencode({**params, "page": page_no}) if params or page_no > 1
+                                           else "")
+        return view
+
+    @app.get("/", response_class=HTMLResponse)
+    def home(date_from: FromQ = None, date_to: ToQ = None, outlet: TextQ = None, entity: TextQ = None,
+             page: PageQ = 1) -> Response:
+        view = stories_view(date_from, date_to, outlet, entity, page)
+        return render_page("stories.html", view, view["_json"])
+
+    @app.get("/stories.json")
+    def home_json(date_from: FromQ = None, date_to: ToQ = None, outlet: TextQ = None, entity: TextQ = None,
+                  page: PageQ = 1) -> Response:
+        return JSONResponse(views.public(stories_view(date_from, date_to, outlet, entity, page)))
+
+    @app.get("/stories/{story_id}.json")
+    def story_json(request: Request, story_id: str) -> Response:
+        view = views.story(readers.get(), story_id, web.views)
+        return not_found(request, "القصة") if view is None else JSONResponse(views.public(view))
+
+    @app.get("/stories/{story_id}", response_class=HTMLResponse)
+    def story_page(request: Request, story_id: str) -> Response:
+        view = views.story(readers.get(), story_id, web.views)
+        if view is None:
+            return not_found(request, "القصة")
+        return render_page("story.html", view, f"/stories/{story_id}.json")
+
+    # -- entities --------------------------------------------------------------------------------
+
+    @app.get("/entities.json")
+    def entities_json() -> Response:
+        return JSONResponse(views.entities(readers.get()))
+
+    @app.get("/entities", response_class=HTMLResponse)
+    def entities_page() -> Response:
+        return render_page("entities.html", views.entities(readers.get()), "/entities.json")
+
+    @app.get("/entities/{entity_id}.json")
+    def entity_json(request: Request, entity_id: str) -> Response:
+        view = views.entity(readers.get(), entity_id, web.views)
+        return not_found(request, "الكيان") if view is None else JSONResponse(views.public(view))
+
+    @app.get("/entities/{entity_id}", response_class=HTMLResponse)
+    def entity_page(request: Request, entity_id: str) -> Response:
+        view = views.entity(readers.get(), entity_id, web.views)
+        if view is None:
+            return not_found(request, "الكيان")
+        return render_page("entity.html", view, f"/entities/{entity_id}.json")
+
+    # -- articles --------------------------------------------------------------------------------
+
+    @app.get("/articles/{article_id}.json")
+    def article_json(request: Request, article_id: str) -> Response:
+        view = views.article(readers.get(), article_id)
+        return not_found(request, "المقال") if view is None else JSONResponse(views.public(view))
+
+    @app.get("/articles/{article_id}", response_class=HTMLResponse)
+    def article_page(request: Request, article_id: str) -> Response:
+        view = views.article(readers.get(), article_id)
+        if view is None:
+            return not_found(request, "المقال")
+        return render_page("article.html", view, f"/articles/{article_id}.json")
+
+    # -- search ----------------------------------------------------------------------------------
+
+    @app.get("/search.json")
+    def search_json(q: SearchQ = "", page: PageQ = 1) -> Response:
+        return JSONResponse(views.search(readers.get(), q, page, web.views))
+
+    @app.get("/search", response_class=HTMLResponse)
+    def search_page(q: SearchQ = "", page: PageQ = 1) -> Response:
+        view = views.search(readers.get(), q, page, web.views)
+        view["_prev"] = "/search?" + urlencode({"q": q, "page": page - 1}) if page > 1 else None
+        view["_next"] = "/search?" + urlencode({"q": q, "page": page + 1}) if view["more"] else None
+        return render_page("search.html", view, "/search.json?" + urlencode({"q": q, "page": page}), q=q)
+
+    # -- the write API ---------------------------------------------------------------------------
+
+    @app.get("/api/status")
+    def status() -> Response:
+        state = writer.state
+        return JSONResponse({
+            "stats": readers.get().stats(),
+            "analysis": {"requested": state.requested, "finished": state.finished, "running": state.running,
+                         "runs": state.runs, "last_seconds": state.last_seconds,
+                         "last_articles": state.last_articles, "last_error": state.last_error},
+            "writes_enabled": bool(token),
+        })
+
+    @app.post("/api/articles")
+    async def post_articles(request: Request, wait: bool = False) -> Response:
+        challenge = {"WWW-Authenticate": 'Bearer realm="rasd"'}
+        if not token:
+            return error(request, 401, "writes are disabled: start the server with --token (or RASD_TOKEN)",
+                         challenge)
+        if not api.token_ok(request.headers.get("authorization"), token):
+            return error(request, 401, "missing or wrong token: send Authorization: Bearer TOKEN", challenge)
+        if "json" not in request.headers.get("content-type", "").lower():
+            return error(request, 415, "send the articles as Content-Type: application/json")
+        limit = int(web.max_body_mb * 1024 * 1024)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return error(request, 413, f"the body is over the {web.max_body_mb:g} MB limit; send smaller batches")
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > limit:
+                return error(request, 413, f"the body is over the {web.max_body_mb:g} MB limit; send smaller batches")
+        try:
+            records = api.parse_records(bytes(body), web.max_records)
+        except api.BadRequest as exc:
+            return error(request, 400, str(exc))
+        articles, problems = await run_in_threadpool(api.read_records, records)
+        stored = await run_in_threadpool(writer.ingest, articles)
+        ticket = writer.request_analysis()
+        done = False
+        if wait:
+            done = await run_in_threadpool(writer.wait, ticket, web.wait_timeout_s)
+        return JSONResponse({
+            **stored,
+            "errors": [{"where": e.path, "reason": e.reason} for e in problems],
+            "analysis": {"ticket": ticket, "done": done,
+                         "error": writer.state.last_error if done else None},
+        }, status_code=200 if done or not wait else 202)
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception) -> Response:
+        # Never a traceback to the client: the shape is the same as every other error.
+        return error(request, 500, f"internal error ({type(exc).__name__})")
+
+    app.add_middleware(_SecurityHeaders)
+    return app

@@ -1,0 +1,407 @@
+"""What each page shows, as plain dicts read from the store.
+
+One function per page. The JSON twin of a page is its dict without the keys that start with an
+underscore (those hold display-only layouts: SVG coordinates, highlighted pieces). Every query
+is parameterised and works on empty analysis tables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from rasd.store import Store
+from rasd.web import render
+
+Row = dict[str, Any]
+
+#: Articles that a later version replaced are hidden from lists (they stay reachable by id).
+_LATEST = "a.id NOT IN (SELECT supersedes FROM articles WHERE supersedes IS NOT NULL)"
+_STORY_IDS = "SELECT article_id FROM story_articles WHERE story_id = ?"
+
+
+@dataclass(frozen=True, slots=True)
+class StoryFilters:
+    date_from: str | None = None
+    date_to: str | None = None
+    outlet: str | None = None
+    entity: str | None = None
+    page: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ViewSettings:
+    #: Twenty stories fill a desktop screen twice and load in one round trip on a phone.
+    page_size: int = 20
+    #: Latest articles beside the story list: enough to browse before any analysis ran.
+    latest_articles: int = 12
+    #: Aligned passages shown per reuse link; the JSON twin has the stored ones (report limit).
+    passages_per_link: int = 6
+    #: Persons in the framing table, most mentioned first; more is unreadable on a phone.
+    framing_people: int = 12
+    #: Articles listed on an entity page.
+    entity_articles: int = 50
+    #: Search hits per page.
+    search_page_size: int = 20
+
+
+def public(view: dict[str, Any]) -> dict[str, Any]:
+    """The JSON twin: everything but the display-only keys."""
+    return {k: v for k, v in view.items() if not k.startswith("_")}
+
+
+# -- stories -------------------------------------------------------------------------------------
+
+
+def stories(store: Store, filters: StoryFilters, settings: ViewSettings) -> dict[str, Any]:
+    where: list[str] = []
+    params: list[Any] = []
+    if filters.date_from:
+        where.append("substr(COALESCE(s.last_date, s.first_date), 1, 10) >= ?")
+        params.append(filters.date_from)
+    if filters.date_to:
+        where.append("substr(COALESCE(s.first_date, s.last_date), 1, 10) <= ?")
+        params.append(filters.date_to)
+    if filters.outlet:
+        where.append("EXISTS (SELECT 1 FROM json_each(s.outlets) WHERE value = ?)")
+        params.append(filters.outlet)
+    if filters.entity:
+        where.append(
+            "EXISTS (SELECT 1 FROM story_articles sa JOIN mentions m ON m.article_id = sa.article_id"
+            " WHERE sa.story_id = s.id AND m.entity_id = ?)"
+        )
+        params.append(filters.entity)
+    clause = (" WHERE " + " AND ".join(where)) if where else ""
+    total = int(store.query(f"SELECT COUNT(*) AS n FROM stories s{clause}", params)[0]["n"])
+    size = settings.page_size
+    rows = store.query(
+        f"SELECT * FROM stories s{clause} ORDER BY COALESCE(s.last_date, s.first_date) IS NULL,"
+        " COALESCE(s.last_date, s.first_date) DESC, s.size DESC, s.id LIMIT ? OFFSET ?",
+        [*params, size, (filters.page - 1) * size],
+    )
+    items = []
+    for row in rows:
+        data = json.loads(row["data"])
+        summary = data.get("summary") or []
+        items.append({
+            "id": row["id"], "title": row["title"], "size": row["size"],
+            "first_date": row["first_date"], "last_date": row["last_date"],
+            "outlets": json.loads(row["outlets"]),
+            "events": len(data.get("events") or []),
+            "lead": summary[0]["text"] if summary else None,
+        })
+    entity_name = None
+    if filters.entity:
+        found = store.query("SELECT name FROM entities WHERE id = ?", [filters.entity])
+        entity_name = found[0]["name"] if found else None
+    pages = max(1, -(-total // size))
+    return {
+        "stories": items,
+        "total": total,
+        "page": filters.page,
+        "pages": pages,
+        "filters": {"from": filters.date_from, "to": filters.date_to, "outlet": filters.outlet,
+                    "entity": filters.entity, "entity_name": entity_name},
+        "outlets": [r["source"] for r in store.query(
+            "SELECT DISTINCT source FROM articles WHERE source IS NOT NULL ORDER BY source")],
+        "entities": store.query(
+            "SELECT id, name, type, mention_count FROM entities WHERE type IN ('PER', 'ORG')"
+            " ORDER BY mention_count DESC, name LIMIT 40"),
+        "latest_articles": store.query(
+            f"SELECT a.id, a.title, a.source, a.published FROM articles a WHERE {_LATEST}"
+            " ORDER BY a.published IS NULL, a.published DESC, a.id LIMIT ?", [settings.latest_articles]),
+        "stats": store.stats(),
+    }
+
+
+# -- one story -----------------------------------------------------------------------------------
+
+
+def story(store: Store, story_id: str, settings: ViewSettings) -> dict[str, Any] | None:
+    found = store.query("SELECT * FROM stories WHERE id = ?", [story_id])
+    if not found:
+        return None
+    row = found[0]
+    data = json.loads(row["data"])
+    event_of = {r["article_id"]: r["event_id"] for r in store.query(
+        "SELECT article_id, event_id FROM story_articles WHERE story_id = ?", [story_id])}
+    articles = [
+        {**a, "event": event_of.get(a["id"])}
+        for a in store.query(
+            f"SELECT a.id, a.title, a.source, a.published, a.url, a.credit FROM articles a"
+            f" WHERE a.id IN ({_STORY_IDS}) ORDER BY a.published IS NULL, a.published, a.id", [story_id])
+    ]
+    titles = {a["id"]: a["title"] for a in articles}
+    by_outlet: dict[str, list[Row]] = defaultdict(list)
+    for a in articles:
+        by_outlet[a["source"] or "؟"].append(a)
+    events = [
+        {**e, "number": i + 1, "size": len(e.get("articles") or [])}
+        for i, e in enumerate(data.get("events") or [])
+    ]
+    summary = [{**s, "article_title": titles.get(s["article"])} for s in data.get("summary") or []]
+    reuse = _story_reuse(store, story_id, settings)
+    nodes = _reuse_nodes(articles, reuse)
+    people = _framing(store, story_id, settings)
+    quotes = _quotes(store.query(
+        f"SELECT q.*, e.name AS speaker_name, a.source, a.title AS article_title FROM quotes q"
+        f" JOIN articles a ON a.id = q.article_id LEFT JOIN entities e ON e.id = q.speaker"
+        f" WHERE q.article_id IN ({_STORY_IDS}) ORDER BY q.article_id, q.start", [story_id]))
+    entities = store.query(
+        f"SELECT e.id, e.name, e.type, COUNT(*) AS mentions FROM mentions m JOIN entities e ON e.id = m.entity_id"
+        f" WHERE m.article_id IN ({_STORY_IDS}) GROUP BY e.id ORDER BY mentions DESC, e.name LIMIT 30", [story_id])
+    return {
+        "id": row["id"], "title": row["title"], "size": row["size"],
+        "first_date": row["first_date"], "last_date": row["last_date"], "outlets": json.loads(row["outlets"]),
+        "summary": summary,
+        "events": events,
+        "timeline": data.get("timeline") or [],
+        "articles": articles,
+        "by_outlet": [{"outlet": k, "articles": v} for k, v in sorted(by_outlet.items(), key=lambda kv: -len(kv[1]))],
+        "reuse": [public(link) for link in reuse],
+        "framing": people["rows"],
+        "framing_outlets": people["outlets"],
+        "quotes": quotes,
+        "entities": entities,
+        "_chart": render.timeline_chart(articles, events),
+        "_graph": render.reuse_graph(nodes, reuse),
+        "_passages": reuse,
+    }
+
+
+def _story_reuse(store: Store, story_id: str, settings: ViewSettings) -> list[dict[str, Any]]:
+    rows = store.query(
+        f"SELECT r.data, sa.source AS source_outlet, sa.title AS source_title, sa.published AS source_published,"
+        f" ta.source AS target_outlet, ta.title AS target_title, ta.published AS target_published"
+        f" FROM reuse_links r LEFT JOIN articles sa ON sa.id = r.source LEFT JOIN articles ta ON ta.id = r.target"
+        f" WHERE r.source IN ({_STORY_IDS}) OR r.target IN ({_STORY_IDS}) ORDER BY r.score DESC",
+        [story_id, story_id])
+    links = []
+    for row in rows:
+        link = json.loads(row.pop("data"))
+        shown = []
+        for p in (link.get("passages") or [])[: settings.passages_per_link]:
+            src = render.copied_words(p["source_text"], p["target_text"])
+            tgt = render.copied_words(p["target_text"], p["source_text"])
+            shown.append({"source": src, "target": tgt, "share": round(render.copied_share(tgt), 2)})
+        links.append({**link, **row, "_shown": shown,
+                      "_hidden": max(0, len(link.get("passages") or []) - len(shown))})
+    return links
+
+
+def _reuse_nodes(articles: list[Row], links: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    involved = {x for link in links for x in (link["source"], link["target"])}
+    known = {a["id"]: a for a in articles}
+    nodes = []
+    for link in links:
+        for side in ("source", "target"):
+            aid = link[side]
+            if aid in known or any(n["id"] == aid for n in nodes):
+                continue
+            nodes.append({"id": aid, "source": link.get(f"{side}_outlet"), "published": link.get(f"{side}_published"),
+                          "title": link.get(f"{side}_title"), "outside": True})
+    ordered = [a for a in articles if a["id"] in involved] + nodes
+    ordered.sort(key=lambda a: (a.get("published") is None, a.get("published") or "", a["id"]))
+    return [
+        {"id": a["id"], "label": f"{a.get('source') or '؟'}", "when": render.short_time(a.get("published")),
+         "title": a.get("title") or "", "outside": bool(a.get("outside"))}
+        for a in ordered
+    ]
+
+
+def _framing(store: Store, story_id: str, settings: ViewSettings) -> dict[str, Any]:
+    """Each person × outlet: the titles (المشير، اللواء المتقاعد ...) that outlet gave them."""
+    rows = store.query(
+        f"SELECT e.id, e.name, a.source, m.title, COUNT(*) AS n FROM mentions m"
+        f" JOIN entities e ON e.id = m.entity_id JOIN articles a ON a.id = m.article_id"
+        f" WHERE m.article_id IN ({_STORY_IDS}) AND e.type = 'PER'"
+        f" GROUP BY e.id, a.source, m.title ORDER BY e.id, a.source, n DESC", [story_id])
+    people: dict[str, dict[str, Any]] = {}
+    outlets: set[str] = set()
+    for r in rows:
+        person = people.setdefault(r["id"], {"id": r["id"], "name": r["name"], "mentions": 0, "outlets": {}})
+        person["mentions"] += r["n"]
+        outlet = r["source"] or "؟"
+        outlets.add(outlet)
+        if r["title"]:
+            person["outlets"].setdefault(outlet, []).append({"title": r["title"], "count": r["n"]})
+        else:
+            person["outlets"].setdefault(outlet, [])
+    ranked = sorted(people.values(), key=lambda p: (-p["mentions"], p["name"]))[: settings.framing_people]
+    return {"rows": ranked, "outlets": sorted(outlets)}
+
+
+def _quotes(rows: list[Row]) -> list[dict[str, Any]]:
+    groups: dict[str, dict[str, Any]] = {}
+    for q in rows:
+        key = q["speaker"] or ("text:" + (q["speaker_text"] or ""))
+        group = groups.setdefault(key, {
+            "speaker": q["speaker"], "name": q["speaker_name"] or q["speaker_text"], "quotes": []})
+        group["quotes"].append({
+            "article": q["article_id"], "text": q["text"], "span": [q["start"], q["end"]],
+            "direct": bool(q["direct"]), "speaker_text": q["speaker_text"], "source": q["source"],
+            "article_title": q["article_title"],
+        })
+    return sorted(groups.values(), key=lambda g: (g["name"] is None, -len(g["quotes"]), g["name"] or ""))
+
+
+# -- one entity ----------------------------------------------------------------------------------
+
+
+def entities(store: Store) -> dict[str, Any]:
+    return {"entities": store.query(
+        "SELECT id, name, type, aliases, mention_count FROM entities ORDER BY mention_count DESC, name LIMIT 500")}
+
+
+def entity(store: Store, entity_id: str, settings: ViewSettings) -> dict[str, Any] | None:
+    found = store.query("SELECT * FROM entities WHERE id = ?", [entity_id])
+    if not found:
+        return None
+    row = found[0]
+    per_day = [
+        (r["day"], r["n"]) for r in store.query(
+            "SELECT substr(a.published, 1, 10) AS day, COUNT(*) AS n FROM mentions m JOIN articles a"
+            " ON a.id = m.article_id WHERE m.entity_id = ? AND a.published IS NOT NULL"
+            " GROUP BY day ORDER BY day", [entity_id])
+        if _is_day(r["day"])
+    ]
+    titles: dict[str, list[Row]] = defaultdict(list)
+    for r in store.query(
+        "SELECT a.source, m.title, COUNT(*) AS n FROM mentions m JOIN articles a ON a.id = m.article_id"
+        " WHERE m.entity_id = ? GROUP BY a.source, m.title ORDER BY a.source, n DESC", [entity_id]
+    ):
+        titles[r["source"] or "؟"].append({"title": r["title"], "count": r["n"]})
+    quotes = store.query(
+        "SELECT q.article_id AS article, q.text, q.start, q.\"end\", q.direct, q.speaker_text, a.source,"
+        " a.published, a.title AS article_title FROM quotes q JOIN articles a ON a.id = q.article_id"
+        " WHERE q.speaker = ? ORDER BY a.published, q.start", [entity_id])
+    story_rows = store.query(
+        "SELECT s.id, s.title, s.size, s.first_date, s.last_date, COUNT(*) AS mentions FROM stories s"
+        " JOIN story_articles sa ON sa.story_id = s.id JOIN mentions m ON m.article_id = sa.article_id"
+        " WHERE m.entity_id = ? GROUP BY s.id ORDER BY s.last_date DESC, s.id", [entity_id])
+    articles = store.query(
+        "SELECT a.id, a.title, a.source, a.published, COUNT(*) AS mentions FROM mentions m"
+        " JOIN articles a ON a.id = m.article_id WHERE m.entity_id = ? GROUP BY a.id"
+        " ORDER BY a.published DESC LIMIT ?", [entity_id, settings.entity_articles])
+    return {
+        "id": row["id"], "name": row["name"], "type": row["type"], "aliases": json.loads(row["aliases"]),
+        "mention_count": row["mention_count"],
+        "mentions_by_day": [{"day": d, "count": n} for d, n in per_day],
+        "titles_by_outlet": [{"outlet": k, "titles": v} for k, v in sorted(titles.items())],
+        "quotes": [{**q, "direct": bool(q["direct"]), "span": [q.pop("start"), q.pop("end")]} for q in quotes],
+        "stories": story_rows,
+        "articles": articles,
+        "_bars": render.bars(per_day),
+    }
+
+
+def _is_day(value: object) -> bool:
+    return isinstance(value, str) and render.day(value) == value
+
+
+# -- one article ---------------------------------------------------------------------------------
+
+_KIND_NAMES = {"title": "العنوان", "body": "المتن", "title_repeat": "عنوان مكرر", "boilerplate": "حشو الصفحة",
+               "credit": "سطر المصدر"}
+
+
+def article(store: Store, article_id: str) -> dict[str, Any] | None:
+    row = store.article_row(article_id)
+    if row is None:
+        return None
+    text = row["text"]
+    blocks = [(int(s), int(e), str(k)) for s, e, k in json.loads(row["blocks"])]
+    mentions = store.query(
+        "SELECT m.entity_id, m.start, m.\"end\", m.text, m.title, e.name, e.type FROM mentions m"
+        " LEFT JOIN entities e ON e.id = m.entity_id WHERE m.article_id = ? ORDER BY m.start", [article_id])
+    dates = store.query(
+        "SELECT text, start, \"end\", value, anchor, warning FROM dates WHERE article_id = ? ORDER BY start",
+        [article_id])
+    quotes = store.query(
+        "SELECT q.speaker, q.speaker_text, q.text, q.start, q.\"end\", q.direct, e.name AS speaker_name"
+        " FROM quotes q LEFT JOIN entities e ON e.id = q.speaker WHERE q.article_id = ? ORDER BY q.start",
+        [article_id])
+    reuse = []
+    for r in store.query(
+        "SELECT r.source, r.target, r.direction_known, r.score, r.data, a.source AS outlet, a.title"
+        " FROM reuse_links r JOIN articles a ON a.id = CASE WHEN r.source = ? THEN r.target ELSE r.source END"
+        " WHERE r.source = ? OR r.target = ? ORDER BY r.score DESC", [article_id, article_id, article_id]
+    ):
+        data = json.loads(r["data"])
+        mine = "source_span" if r["source"] == article_id else "target_span"
+        reuse.append({
+            "other": r["target"] if r["source"] == article_id else r["source"],
+            "role": "source" if r["source"] == article_id else "target",
+            "direction_known": bool(r["direction_known"]), "score": r["score"], "evidence": data.get("evidence"),
+            "outlet": r["outlet"], "title": r["title"],
+            "spans": [p[mine] for p in data.get("passages") or []],
+        })
+    marks = _marks(mentions, dates, quotes, reuse)
+    analysed = [b for b in blocks if b[2] in ("title", "body")]
+    apart = [
+        {"kind": k, "kind_name": _KIND_NAMES.get(k, k), "span": [s, e], "text": text[s:e]}
+        for s, e, k in blocks if k not in ("title", "body")
+    ]
+    stories_of = store.query(
+        "SELECT s.id, s.title, s.size FROM story_articles sa JOIN stories s ON s.id = sa.story_id"
+        " WHERE sa.article_id = ?", [article_id])
+    duplicates = [
+        {"kind": d["kind"], "similarity": d["similarity"], "articles": [x for x in json.loads(d["articles"])
+                                                                         if x != article_id]}
+        for d in store.query(
+            "SELECT * FROM duplicate_sets WHERE EXISTS (SELECT 1 FROM json_each(articles) WHERE value = ?)",
+            [article_id])
+    ]
+    newer = store.query("SELECT id, version FROM articles WHERE supersedes = ?", [article_id])
+    return {
+        "id": row["id"], "title": row["title"], "source": row["source"], "published": row["published"],
+        "url": row["url"], "path": row["path"], "encoding": row["encoding"], "credit": row["credit"],
+        "version": row["version"], "supersedes": row["supersedes"], "superseded_by": [n["id"] for n in newer],
+        "ingested_at": row["ingested_at"], "text": text,
+        "blocks": [{"span": [s, e], "kind": k} for s, e, k in blocks],
+        "mentions": [{"entity": m["entity_id"], "name": m["name"], "type": m["type"], "text": m["text"],
+                      "span": [m["start"], m["end"]], "title": m["title"]} for m in mentions],
+        "dates": [{"text": d["text"], "span": [d["start"], d["end"]], "value": d["value"], "anchor": d["anchor"],
+                   "warning": d["warning"]} for d in dates],
+        "quotes": [{"speaker": q["speaker"], "speaker_name": q["speaker_name"], "speaker_text": q["speaker_text"],
+                    "text": q["text"], "span": [q["start"], q["end"]], "direct": bool(q["direct"])} for q in quotes],
+        "reuse": reuse,
+        "stories": stories_of,
+        "duplicates": duplicates,
+        "apart": apart,
+        "_paragraphs": render.paragraphs(text, analysed, marks),
+        "_has_title_block": any(k == "title" for _, _, k in blocks),
+        "_url": render.safe_url(row["url"]),
+    }
+
+
+def _marks(mentions: list[Row], dates: list[Row], quotes: list[Row], reuse: list[Row]) -> list[render.Mark]:
+    marks = [render.Mark(m["start"], m["end"], "mention", f"/entities/{m['entity_id']}",
+                         m["name"] or m["text"]) for m in mentions]
+    marks += [render.Mark(d["start"], d["end"], "date", None, d["value"]) for d in dates]
+    marks += [render.Mark(q["start"], q["end"], "quote", None, q["speaker_name"] or q["speaker_text"])
+              for q in quotes]
+    for r in reuse:
+        note = ("نُقل عنه إلى " if r["role"] == "source" else "منقول عن ") + (r["outlet"] or "؟")
+        marks += [render.Mark(s, e, "reuse", f"/articles/{r['other']}", note) for s, e in r["spans"]]
+    return marks
+
+
+# -- search --------------------------------------------------------------------------------------
+
+
+def search(store: Store, query: str, page: int, settings: ViewSettings) -> dict[str, Any]:
+    size = settings.search_page_size
+    hits = store.search(query, limit=size + 1, offset=(page - 1) * size) if query.strip() else []
+    return {
+        "q": query,
+        "page": page,
+        "more": len(hits) > size,
+        "hits": [
+            {"id": h.id, "title": h.title, "source": h.source, "published": h.published,
+             "snippet": [{"text": t, "hit": hit} for t, hit in h.snippet]}
+            for h in hits[:size]
+        ],
+    }

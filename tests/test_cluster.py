@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import pytest
+
+from rasd.cluster import ClusterSettings, StoryClusterer, cluster, fit_doc_freq, similarity
+from rasd.models import Article, Block, DuplicateSet
+
+# Three stories written for these tests: a fire in a Jeddah hotel (two days, two reports a day),
+# a football transfer, and the opening of a park in Taif; plus one undated follow-up on the fire.
+FIRE_1A = "حريق في فندق بجدة يصيب 12 نزيلا", "اندلع حريق في فندق بحي الروضة في جدة فجر اليوم وأصيب 12 نزيلا باختناق ونقلتهم فرق الهلال الأحمر إلى المستشفى، وباشر الدفاع المدني إخماد الحريق في الطابق الرابع من الفندق."  # noqa: E501
+FIRE_1B = "الدفاع المدني يخمد حريق فندق الروضة في جدة", "أخمدت فرق الدفاع المدني حريقا اندلع في فندق بحي الروضة في جدة، وأصيب 12 نزيلا بحالات اختناق نقلوا إلى المستشفى، وبدأ التحقيق في أسباب الحريق في الطابق الرابع."  # noqa: E501
+FIRE_2A = "التحقيق في حريق فندق الروضة: تماس كهربائي في الطابق الرابع", "كشف التحقيق في حريق فندق بحي الروضة في جدة أن تماسا كهربائيا في الطابق الرابع سبب الحريق الذي أصاب 12 نزيلا، وأغلقت الأمانة الفندق حتى استكمال اشتراطات السلامة."  # noqa: E501
+FIRE_2B = "إغلاق فندق الروضة في جدة بعد الحريق", "أغلقت أمانة جدة الفندق الذي شهد الحريق في حي الروضة بعد أن أثبت التحقيق أن تماسا كهربائيا في الطابق الرابع سبب الحريق وإصابة 12 نزيلا باختناق."  # noqa: E501
+TRANSFER_A = "الاتحاد يتعاقد مع الحارس عساف القرني", "أعلن نادي الاتحاد التعاقد مع حارس مرمى الوحدة عساف القرني لمدة ثلاثة مواسم، وسيلتحق الحارس بمعسكر الفريق في ميلانو استعدادا للموسم الجديد في دوري المحترفين."  # noqa: E501
+TRANSFER_B = "رسميا.. عساف القرني حارسا للاتحاد", "وقع حارس مرمى الوحدة عساف القرني عقدا مع نادي الاتحاد لثلاثة مواسم، ويلتحق بمعسكر الفريق في ميلانو خلال أيام تحضيرا لدوري المحترفين."  # noqa: E501
+PARK = "أمير مكة يفتتح منتزه الردف في الطائف", "افتتح أمير منطقة مكة المكرمة منتزه الردف في محافظة الطائف، أكبر المشروعات السياحية والترفيهية في المحافظة، بمساحة تتجاوز مئة ألف متر مربع تضم ممرات للمشاة وألعابا للأطفال."  # noqa: E501
+
+
+def art(aid: str, pair: tuple[str, str], published: str | None) -> Article:
+    title, body = pair
+    text = title + "\n\n" + body
+    return Article(id=aid, text=text, title=title, source="test", published=published,
+                   blocks=(Block(0, len(title), "title"), Block(len(title) + 2, len(text), "body")))
+
+
+def corpus() -> list[Article]:
+    return [
+        art("fire-1a", FIRE_1A, "2025-06-15T08:00:00+03:00"),
+        art("transfer-a", TRANSFER_A, "2025-06-15T09:00:00+03:00"),
+        art("fire-1b", FIRE_1B, "2025-06-15T10:00:00+03:00"),
+        art("park", PARK, "2025-06-15T11:00:00+03:00"),
+        art("transfer-b", TRANSFER_B, "2025-06-15T12:00:00+03:00"),
+        art("fire-2a", FIRE_2A, "2025-06-16T09:00:00+03:00"),
+        art("fire-2b", FIRE_2B, "2025-06-16T10:00:00+03:00"),
+    ]
+
+
+def story_of(stories: list, aid: str):  # type: ignore[no-untyped-def]
+    return next(s for s in stories if aid in s.articles)
+
+
+def test_stories_and_events_on_written_fixtures() -> None:
+    stories = cluster(corpus())
+    fire = story_of(stories, "fire-1a")
+    assert set(story_of(stories, "transfer-a").articles) == {"transfer-a", "transfer-b"}
+    assert story_of(stories, "park").articles == ("park",)
+    # The blaze and, a day later, the inquiry are separate events. (They should also be one story;
+    # at the default story_threshold they are not -- the known weakness, see docs/clustering.md.)
+    events = {e.articles for s in stories for e in s.events}
+    assert ("fire-1a", "fire-1b") in events
+    assert ("fire-2a", "fire-2b") in events
+    assert fire.events[0].date == "2025-06-15"
+    # Titles are real headlines of the cluster.
+    assert fire.title in {FIRE_1A[0], FIRE_1B[0]}
+    assert story_of(stories, "park").title == PARK[0]
+
+
+def test_every_article_in_exactly_one_story_and_event() -> None:
+    arts = corpus()
+    stories = cluster(arts)
+    in_stories = [a for s in stories for a in s.articles]
+    in_events = [a for s in stories for e in s.events for a in e.articles]
+    assert sorted(in_stories) == sorted(a.id for a in arts)
+    assert sorted(in_events) == sorted(a.id for a in arts)
+
+
+def test_ids_are_stable_across_runs_and_input_order() -> None:
+    arts = corpus()
+    first = cluster(arts)
+    again = cluster(list(reversed(arts)))
+    assert [(s.id, s.articles, [e.id for e in s.events]) for s in first] == [
+        (s.id, s.articles, [e.id for e in s.events]) for s in again
+    ]
+
+
+def test_adding_articles_never_renumbers_existing_stories() -> None:
+    arts = corpus()
+    clusterer = StoryClusterer(ClusterSettings(), fit_doc_freq(arts))
+    for a in arts[:5]:
+        clusterer.add(a)
+    before = {s.id: set(s.articles) for s in clusterer.stories()}
+    for a in arts[5:]:
+        clusterer.add(a)
+    after = {s.id: set(s.articles) for s in clusterer.stories()}
+    for sid, members in before.items():
+        assert sid in after
+        assert members <= after[sid]
+
+
+def test_restore_from_assignments_gives_the_same_stories() -> None:
+    arts = corpus()
+    doc_freq = fit_doc_freq(arts)
+    clusterer = StoryClusterer(ClusterSettings(), doc_freq)
+    for a in arts[:5]:
+        clusterer.add(a)
+    stored = clusterer.assignments()
+    restored = StoryClusterer.restore(arts[:5], stored, ClusterSettings(), doc_freq)
+    assert restored.assignments() == stored
+    for a in arts[5:]:
+        clusterer.add(a)
+        restored.add(a)
+    assert [(s.id, s.articles) for s in restored.stories()] == [(s.id, s.articles) for s in clusterer.stories()]
+
+
+def test_undated_article_still_clustered_by_content() -> None:
+    arts = [*corpus(), art("fire-undated", FIRE_2B, None)]
+    stories = cluster(arts)
+    assert "fire-undated" in story_of(stories, "fire-2b").articles
+
+
+def test_near_duplicates_count_once_and_share_the_event() -> None:
+    arts = [*corpus(), art("park-copy", PARK, "2025-06-15T11:30:00+03:00")]
+    dup = DuplicateSet(articles=("park", "park-copy"), kind="exact", similarity=1.0)
+    stories = cluster(arts, duplicates=[dup])
+    park = story_of(stories, "park")
+    assert set(park.articles) == {"park", "park-copy"}
+    assert len(park.events) == 1
+
+
+def test_time_window_splits_distant_reports() -> None:
+    others = [a for a in corpus() if not a.id.startswith("transfer")]
+    far = [art("t1", TRANSFER_A, "2025-06-01T09:00:00+03:00"), art("t2", TRANSFER_B, "2025-07-20T09:00:00+03:00")]
+    near = [far[0], art("t2", TRANSFER_B, "2025-06-01T12:00:00+03:00")]
+    assert story_of(cluster(far + others), "t1").articles == ("t1",)
+    assert story_of(cluster(near + others), "t1").articles == ("t1", "t2")
+
+
+def test_entities_pull_articles_together() -> None:
+    a = art("a", ("بيان حول الزيارة", "أكد المتحدث أن الزيارة ناجحة وأن المباحثات تناولت ملفات عديدة."), None)
+    b = art("b", ("تصريح بعد الاجتماع", "قال مسؤول إن الاجتماع بحث التعاون في مجالات الطاقة والنقل."), None)
+    plain = similarity(a, b)
+    linked = similarity(a, b, entities={"a": ["عادل الجبير", "القاهرة"], "b": ["عادل الجبير", "القاهرة"]})
+    assert linked > plain + 0.2
+
+
+def test_similarity_orders_same_story_above_different() -> None:
+    arts = corpus()
+    df = fit_doc_freq(arts)
+    same = similarity(arts[0], arts[2], doc_freq=df)
+    other = similarity(arts[0], arts[1], doc_freq=df)
+    assert same >= ClusterSettings().same_story_threshold > other
+
+
+def test_bad_settings_fail_at_once() -> None:
+    with pytest.raises(ValueError, match="window"):
+        ClusterSettings(event_window_days=5, story_window_days=1)
+    with pytest.raises(ValueError, match="thresholds"):
+        ClusterSettings(event_threshold=0)
