@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
+from operator import itemgetter
 
 from rasd.models import Article, DuplicateSet, Event, Story
 from rasd.textnorm import normalize, stem
@@ -181,35 +182,49 @@ def _count(text: str, weight: float, counts: dict[str, float]) -> None:
 def weigh(
     counts: Mapping[str, float], doc_freq: DocFreq | None, settings: ClusterSettings
 ) -> dict[str, float]:
-    """L2-normalised sublinear TF-IDF vector (idf 1 when no document frequencies are known)."""
-    vec: dict[str, float] = {}
+    """L2-normalised sublinear TF-IDF vector (idf 1 when no document frequencies are known).
+
+    The terms come heaviest first, so the top k terms of a vector are its first k keys.
+    """
+    idf = None if doc_freq is None else _IdfView(doc_freq, settings.max_df_ratio)
+    return _weigh(counts, idf, settings.vector_terms)
+
+
+class _IdfView:
+    """DocFreq.idf cached per term while the frequencies do not change (a batch fitted first)."""
+
+    __slots__ = ("cache", "doc_freq", "max_ratio", "n")
+
+    def __init__(self, doc_freq: DocFreq, max_ratio: float) -> None:
+        self.doc_freq, self.max_ratio = doc_freq, max_ratio
+        self.n = doc_freq.n
+        self.cache: dict[str, float] = {}
+
+
+def _weigh(counts: Mapping[str, float], idf: _IdfView | None, vector_terms: int) -> dict[str, float]:
     log = math.log
-    if doc_freq is None:
+    items = []
+    if idf is None:
         for t, c in counts.items():
             w = (1.0 + log(c)) if c >= 1 else c
             if w > 0:
-                vec[t] = w
+                items.append((t, w))
     else:
-        df, n = doc_freq.df, doc_freq.n
-        cap = settings.max_df_ratio * n if n >= 20 else math.inf
-        base = log(n + 1)
+        if idf.doc_freq.n != idf.n:
+            idf.n, idf.cache = idf.doc_freq.n, {}
+        cache = idf.cache
         for t, c in counts.items():
-            d = df.get(t, 0)
-            if d > cap:
-                continue
-            # Same formula as DocFreq.idf, inlined: this loop runs for every term of every article.
-            w = ((1.0 + log(c)) if c >= 1 else c) * (base - log(d + 1) + 0.1)
+            i = cache.get(t)
+            if i is None:
+                i = cache[t] = idf.doc_freq.idf(t, idf.max_ratio)
+            w = ((1.0 + log(c)) if c >= 1 else c) * i
             if w > 0:
-                vec[t] = w
-    if len(vec) > settings.vector_terms:
-        vec = dict(heapq.nlargest(settings.vector_terms, vec.items(), key=_weight_then_term))
-    norm = math.sqrt(sum(w * w for w in vec.values()))
-    return {t: w / norm for t, w in vec.items()} if norm else {}
-
-
-def _weight_then_term(item: tuple[str, float]) -> tuple[float, str]:
-    # Ties broken by the term itself so that the kept terms never depend on dict order.
-    return item[1], item[0]
+                items.append((t, w))
+    # Stable sort: ties keep the order of the text, so the kept terms never depend on anything else.
+    items.sort(key=itemgetter(1), reverse=True)
+    del items[vector_terms:]
+    norm = math.sqrt(sum(w * w for _, w in items))
+    return {t: w / norm for t, w in items} if norm else {}
 
 
 def _dot(a: Mapping[str, float], b: Mapping[str, float]) -> float:
@@ -385,9 +400,8 @@ class _ArticleIndex:
 
 
 def _top(vec: Mapping[str, float], k: int) -> list[str]:
-    if len(vec) <= k:
-        return sorted(vec, key=lambda t: (-vec[t], t))
-    return [t for t, _ in heapq.nsmallest(k, vec.items(), key=lambda item: (-item[1], item[0]))]
+    """The k heaviest terms of a vector made by weigh (which orders its terms heaviest first)."""
+    return list(islice(vec, k))
 
 
 class StoryClusterer:
@@ -405,6 +419,7 @@ class StoryClusterer:
         self.settings = settings
         self._grow_df = doc_freq is None
         self.doc_freq = doc_freq if doc_freq is not None else DocFreq()
+        self._idf = _IdfView(self.doc_freq, settings.max_df_ratio)
         self.docs: dict[str, _Doc] = {}
         self.events: dict[str, _Cluster] = {}
         self.stories_: dict[str, _Cluster] = {}
@@ -442,7 +457,7 @@ class StoryClusterer:
             counts = article_terms(article, self.settings, entities)
         if self._grow_df:
             self.doc_freq.add(counts)
-        doc = _Doc(article.id, _title_of(article), t, weigh(counts, self.doc_freq, self.settings),
+        doc = _Doc(article.id, _title_of(article), t, _weigh(counts, self._idf, self.settings.vector_terms),
                    (t if t is not None else math.inf, article.id))
         self.docs[doc.id] = doc
         if t is not None and (self._now is None or t > self._now):
@@ -491,7 +506,7 @@ class StoryClusterer:
             counts = article_terms(article, settings, ents.get(article.id, ()))
             if self._grow_df:
                 self.doc_freq.add(counts)
-            doc = _Doc(article.id, _title_of(article), t, weigh(counts, self.doc_freq, settings),
+            doc = _Doc(article.id, _title_of(article), t, _weigh(counts, self._idf, settings.vector_terms),
                        (t if t is not None else math.inf, article.id))
             self.docs[doc.id] = doc
             if t is not None and (self._now is None or t > self._now):

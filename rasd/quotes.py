@@ -185,8 +185,8 @@ def extract_quotes(
     last_span: tuple[int, int] | None = None
     for cand in sorted(found, key=lambda c: c.anchor):
         if cand.speaker is not None:
-            last = _speaker_text(text, cand.speaker, mentions)
-            last_span = cand.speaker
+            last_span = _speaker_span(text, cand.speaker, mentions)
+            last = _speaker_text(text, last_span, mentions)
         if not cand.quote:
             continue
         named = cand.speaker is not None or cand.carry
@@ -196,10 +196,35 @@ def extract_quotes(
     return quotes
 
 
+# Between a role and the name in apposition only a comma and rank words may stand:
+# "المتحدث باسم الحماية المدنية، العقيد مراد الزين".
+_APPOSITION_GAP = re.compile(
+    r"^[\s،,]*(?:(?:ال)?(?:عقيد|عميد|لواء|فريق|مقدم|رائد|نقيب|دكتورة|دكتور|سيدة|سيد|مهندسة|مهندس|شيخ|"
+    r"أستاذ|استاذ|د\.)\s+)*$"
+)
+
+
+def _speaker_span(text: str, span: tuple[int, int], mentions: Sequence[Mention]) -> tuple[int, int]:
+    """The speaker phrase, extended over a person named in apposition right after a role."""
+    if any(m.type == "PER" and m.span[0] < span[1] and span[0] < m.span[1] for m in mentions):
+        return span
+    for m in mentions:
+        if m.type == "PER" and span[1] <= m.span[0] <= span[1] + 40 and _APPOSITION_GAP.match(
+            text[span[1] : m.span[0]]
+        ):
+            return span[0], m.span[1]
+    return span
+
+
 def _speaker_text(text: str, span: tuple[int, int], mentions: Sequence[Mention]) -> str:
-    for mention in mentions:
-        if mention.span[0] < span[1] and span[0] < mention.span[1]:
-            return mention.text
+    """A person named in the phrase, else an organisation, else the phrase as written."""
+    overlapping = [m for m in mentions if m.span[0] < span[1] and span[0] < m.span[1]]
+    for kind in ("PER", "ORG"):
+        for mention in overlapping:
+            if mention.type == kind:
+                return mention.text
+    if overlapping:
+        return overlapping[0].text
     return text[span[0] : span[1]]
 
 

@@ -132,10 +132,10 @@ _DATELINE = re.compile(
 
 # A terminator glued to the next sentence ("العالم.يسمى", "ليبيا .فى"): textnorm.sentences wants
 # whitespace after a full stop, but scraped Arabic often has none, and a run of several sentences
-# read as one is too long for any budget. Three letters before the stop keep abbreviations
-# (د.محمد, أ.ف.ب) whole; only an Arabic letter after it counts, so decimals, URLs and Latin
-# initials never split.
-_GLUED_STOP = re.compile(r"(?:(?<=[^\W\d_]{3})|(?<=\S)\s+)[.!?؟]+(?=[\u0621-\u064A])")
+# read as one is too long for any budget (EASC's own sentences were cut at every stop). Three
+# letters or digits before the stop keep abbreviations (د.محمد, أ.ف.ب) whole; only an Arabic
+# letter after it counts, so decimals, URLs and Latin initials never split.
+_GLUED_STOP = re.compile(r"(?:(?<=[^\W_]{3})|(?<=\S)\s+)[.!?؟]+(?=[\u0621-\u064A])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,13 +162,12 @@ def summarize(
     if budget < 1:
         raise ValueError(f"budget_words must be a positive number of words, got {budget}")
     order = _time_order(articles)
-    stems: dict[str, str] = {}
-    nodes, support = _distinct(_candidates(articles, settings, stems), order, settings)
+    nodes, support = _distinct(_candidates(articles, settings), order, settings)
     if not nodes:
         return []
     if len(nodes) > settings.max_candidates:
         nodes, support = _prune(nodes, support, settings.max_candidates)
-    vectors = _vectors([n.words for n in nodes] + [_title_words(a, stems) for a in articles])
+    vectors = _vectors([n.words for n in nodes] + [_title_words(a) for a in articles])
     sent_vecs, title_vecs = vectors[: len(nodes)], vectors[len(nodes) :]
     relevance, similarity = _relevance(nodes, support, len(articles), sent_vecs, title_vecs, settings)
     chosen = _mmr(nodes, relevance, similarity, budget, settings)
@@ -188,7 +187,7 @@ def lead(
     """
     budget = settings.default_budget_words if budget_words is None else budget_words
     order = _time_order(articles)
-    cands = sorted(_candidates(articles, settings, {}), key=lambda s: (order[s.article], s.position))
+    cands = sorted(_candidates(articles, settings), key=lambda s: (order[s.article], s.position))
     picked: list[_Sentence] = []
     total = 0
     for s in cands:
@@ -217,9 +216,7 @@ def split_glued(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
-def _candidates(
-    articles: Sequence[Article], settings: SummarySettings, stems: dict[str, str]
-) -> list[_Sentence]:
+def _candidates(articles: Sequence[Article], settings: SummarySettings) -> list[_Sentence]:
     titles = [set(_content(words(_title_text(a)))) for a in articles]
     out: list[_Sentence] = []
     for ai, article in enumerate(articles):
@@ -241,20 +238,9 @@ def _candidates(
                 content = _content(norms)
                 if not content or _is_headline(set(content), titles, settings.title_overlap):
                     continue
-                out.append(_Sentence(ai, position, start, end, _stems(content, stems), len(norms)))
+                out.append(_Sentence(ai, position, start, end, tuple(stem(w) for w in content), len(norms)))
                 position += 1
     return out
-
-
-def _stems(norms: list[str], cache: dict[str, str]) -> tuple[str, ...]:
-    """Stems through a per-call dict: a dict hit is several times cheaper than textnorm's cache."""
-    out = []
-    for w in norms:
-        s = cache.get(w)
-        if s is None:
-            s = cache[w] = stem(w)
-        out.append(s)
-    return tuple(out)
 
 
 def _skip_dateline(text: str, start: int, end: int) -> int:
@@ -282,8 +268,8 @@ def _title_text(article: Article) -> str:
     return " ".join(article.text[b.start : b.end] for b in article.blocks if b.kind == "title")
 
 
-def _title_words(article: Article, stems: dict[str, str]) -> tuple[str, ...]:
-    return _stems(_content(words(_title_text(article))), stems)
+def _title_words(article: Article) -> tuple[str, ...]:
+    return tuple(stem(w) for w in _content(words(_title_text(article))))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from rasd.models import Article, Block
-from rasd.summarize import SummarySettings, lead, summarize
+from rasd.summarize import SummarySettings, _vectors, lead, split_glued, summarize
 from rasd.textnorm import tokens
 
 TITLE = "افتتاح محطة تحلية جديدة في ينبع"
@@ -97,12 +99,11 @@ def test_budget_in_words() -> None:
 
 
 def test_centrality_prefers_the_news_over_the_ceremony() -> None:
-    # The ceremony line moved up to second place. With the position prior off, what the other
+    # The ceremony line moved up to second place. With the position priors off, what the other
     # sentences say decides, and a budget of three sentences (20 + 16 + 18 words) leaves it out.
-    # (The default prior is strong enough to keep it: EASC rewards position, see docs.)
     lines = BODY.split("\n")
     body = "\n".join([lines[0], lines[-1], *lines[1:-1]])
-    content_only = SummarySettings(weight_position=0.0, position_scale=float("inf"))
+    content_only = SummarySettings(weight_lede=0.0, weight_position=0.0)
     summary = summarize([_article(body)], content_only, budget_words=54)
     chosen = " ".join(s.text for s in summary)
     assert "افتتح وزير البيئة" in chosen
@@ -184,3 +185,76 @@ def test_many_candidates_are_pruned_not_refused() -> None:
     article = _article("\n".join(sentences), title="حر شديد")
     summary = summarize([article], SummarySettings(max_candidates=20), budget_words=40)
     assert 1 <= len(summary) <= 3
+
+
+def test_a_full_stop_glued_to_the_next_word_ends_a_sentence() -> None:
+    text = (
+        "ولد الفنان في مدينة بون عام 1770.بدأ يفقد سمعه في الثلاثينيات من عمره "
+        "واحتل الجيش ليبيا .فى السابع والعشرين من سبتمبر وصل الأسطول."
+    )
+    spans = [text[a:b] for a, b in split_glued(text, 0, len(text))]
+    assert spans == [
+        "ولد الفنان في مدينة بون عام 1770.",
+        "بدأ يفقد سمعه في الثلاثينيات من عمره واحتل الجيش ليبيا .",
+        "فى السابع والعشرين من سبتمبر وصل الأسطول.",
+    ]
+    text = "وصل الأسطول إلى المدينة.ثم بدأ الحصار الطويل للمدينة."
+    assert [text[a:b] for a, b in split_glued(text, 0, len(text))] == [
+        "وصل الأسطول إلى المدينة.", "ثم بدأ الحصار الطويل للمدينة."
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "قال د.محمد العلي إن الموسم الزراعي كان جيدا هذا العام.",  # an abbreviation
+        "نقلت أ.ف.ب عن مصادر مطلعة أن المفاوضات ستستأنف غدا.",  # agency initials
+        "ارتفع المؤشر بنسبة 2.5 بالمئة في ختام تداولات اليوم.",  # a decimal
+        "نشر الخبر على موقع www.spa.gov.sa صباح اليوم للجميع.",  # a URL
+    ],
+)
+def test_glued_split_leaves_abbreviations_decimals_and_urls_whole(text: str) -> None:
+    assert split_glued(text, 0, len(text)) == [(0, len(text))]
+
+
+def test_summary_sentences_respect_glued_stops() -> None:
+    body = (
+        "افتتح وزير البيئة والمياه محطة تحلية جديدة في ينبع بطاقة كبيرة.وتغطي المحطة احتياجات "
+        "مليوني نسمة في المدينة المنورة وينبع.وقال الوزير إن المحطة تعمل بالطاقة الشمسية جزئيا."
+    )
+    article = _article(body)
+    summary = summarize([article], budget_words=14)
+    assert len(summary) == 1
+    assert summary[0].text == "افتتح وزير البيئة والمياه محطة تحلية جديدة في ينبع بطاقة كبيرة."
+    assert article.text[summary[0].span[0] : summary[0].span[1]] == summary[0].text
+
+
+def test_support_prefers_what_several_outlets_carry() -> None:
+    shared = "وأكدت الوزارة أن الحملة الوطنية للتطعيم ستشمل جميع المدارس في المملكة خلال الشهر المقبل."
+    openers = [
+        "افتتح الأمير معرض الكتاب الدولي في العاصمة بمشاركة مئات دور النشر العربية.",
+        "سجلت أسعار الذهب ارتفاعا جديدا في الأسواق المحلية مع نهاية تداولات الأسبوع.",
+        "أعلن النادي الأهلي التعاقد مع مدرب جديد للفريق الأول لمدة موسمين قادمين.",
+        "توقعت هيئة الأرصاد هطول أمطار رعدية على المرتفعات الجنوبية حتى يوم الجمعة.",
+    ]
+    other = "وتحدث المسؤول عن خطط النقل العام في المدن الكبرى والطرق السريعة الجديدة."
+    arts = [
+        _article(opener + "\n" + (shared if i < 3 else other), id=f"a{i}", title=None,
+                 published=f"2025-06-15T0{i}:00:00+03:00")
+        for i, opener in enumerate(openers)
+    ]
+    support_only = SummarySettings(
+        weight_lede=0.0, weight_position=0.0, weight_centroid=0.0, weight_title=0.0
+    )
+    summary = summarize(arts, support_only, budget_words=16)
+    assert [s.text for s in summary] == [shared]
+    assert summary[0].article == "a0"
+
+
+def test_vectors_equal_scikit_learn_tfidf() -> None:
+    docs = [("سفينه", "ميناء", "ميناء"), ("ميناء", "وصول"), (), ("سفينه", "قبطان", "وصول", "وصول")]
+    ours = _vectors(docs).toarray()
+    theirs = TfidfVectorizer(analyzer=lambda d: d, sublinear_tf=True).fit_transform(docs)
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(w for d in docs for w in d))}
+    order = [vocab[w] for w in sorted(vocab)]  # scikit-learn sorts its vocabulary
+    np.testing.assert_allclose(ours[:, order], theirs.toarray(), atol=1e-12)

@@ -3,8 +3,9 @@
 EASC: 100 articles (topics 1-100), 5 human extractive summaries each. Every method gets the same
 budget per article (the mean length in words of its 5 references), the same sentence split and
 the same budget rule, and is scored against the 5 references with the mean of the per-reference
-F1 (``rouge_multi(..., aggregate="mean")``). The settings of ``SummarySettings`` were tuned on
-topics 1-50 (the "tune" split); topics 51-100 ("test") were not looked at while tuning.
+F1 (``rouge_multi(..., aggregate="mean")``). The weights of ``SummarySettings`` were swept on
+topics 1-50 (the "tune" split) only; topics 51-100 ("test") were scored once, with the chosen
+weights (docs/summarize.md).
 
 Some EASC articles are hard-wrapped inside sentences; the loader joins a line break that does not
 follow a sentence end into a space, since the summaries were cut from the unwrapped text.
@@ -32,16 +33,24 @@ _PLAIN = {"weight_lede": 0.0, "weight_position": 0.0, "weight_title": 0.0, "weig
 TFIDF_CENTROID = SummarySettings(**{**_PLAIN, "weight_centrality": 0.0, "weight_centroid": 1.0})
 LEXRANK = SummarySettings(**{**_PLAIN, "weight_centrality": 1.0, "weight_centroid": 0.0})
 
+# Lead with the budget rule of summarize (a sentence that does not fit is skipped and shorter
+# later ones are tried), so that the gain of the content terms is seen apart from that rule.
+LEAD_SKIP = SummarySettings(weight_centroid=0.0, weight_title=0.0, weight_support=0.0, mmr_lambda=1.0,
+                            redundancy_max=float("inf"))
+
 METHODS: dict[str, Summarizer] = {
     "lead": lambda arts, budget: lead(arts, budget_words=budget),
+    "lead-skip": lambda arts, budget: summarize(arts, LEAD_SKIP, budget),
     "tfidf-centroid": lambda arts, budget: summarize(arts, TFIDF_CENTROID, budget),
     "lexrank": lambda arts, budget: summarize(arts, LEXRANK, budget),
     "rasd": lambda arts, budget: summarize(arts, budget_words=budget),
 }
 
-# Measured with this file (mean-of-5-references F1, %), all 100 topics: rasd 51.5 / 43.3 / 47.4,
-# lead 50.4 / 42.5 / 46.3. Floors sit one point below what rasd measured.
-FLOORS = {"rouge1": 50.5, "rouge2": 42.3, "rougeL": 46.4}
+# Measured with this file (mean-of-5-references F1, %), all 100 topics: rasd 53.7 / 45.2 / 49.2,
+# lead 52.1 / 44.0 / 47.8; on the held-out topics 51-100 rasd 46.8 R-2 against lead 45.7.
+# Floors sit one point below what rasd measured; the margins over lead 0.2 below.
+FLOORS = {"rouge1": 52.7, "rouge2": 44.2, "rougeL": 48.2}
+MARGIN_OVER_LEAD_R2 = {"all 1-100": 1.0, "test 51-100": 0.9}
 
 _WRAP = re.compile(r"(?<![.!?؟؛:…\n])[ \t]*\n(?!\s*\n)[ \t]*")
 
@@ -97,5 +106,7 @@ def test_easc_rouge(shared_data: Path) -> None:
     overall = results["all 1-100"]
     for metric, floor in FLOORS.items():
         assert overall["rasd"][metric] >= floor, f"{metric} fell below its floor {floor}"
-    # The whole point of the centrality and priors: not worse than taking the first sentences.
-    assert overall["rasd"]["rouge2"] >= overall["lead"]["rouge2"]
+    # The target of the issue: a ROUGE-2 point above lead overall, and above lead on held-out data.
+    for split, margin in MARGIN_OVER_LEAD_R2.items():
+        gain = results[split]["rasd"]["rouge2"] - results[split]["lead"]["rouge2"]
+        assert gain >= margin, f"{split}: rasd is only {gain:.2f} ROUGE-2 above lead"

@@ -1,0 +1,151 @@
+"""The bundled sample corpus through the whole pipeline, against the ground truth written with it
+(rasd/data/sample/expected.json): the copies, the rewrite, the people under two spellings, the
+dates, the quotes and the stories come out as the corpus's author wrote them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from rasd.ingest import discover
+from rasd.models import Analysis
+from rasd.pipeline import analyze, ingest
+from rasd.report import build_report, report_schema
+from rasd.settings import Settings
+from rasd.store import Store
+from rasd.textnorm import normalize
+
+SAMPLE = Path(__file__).resolve().parent.parent / "rasd" / "data" / "sample"
+EXPECTED = json.loads((SAMPLE / "expected.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Analysis, dict[str, str]]:
+    sources, errors = discover([str(SAMPLE / d) for d in ("articles", "pages", "feeds", "jsonl")],
+                               str(SAMPLE / "manifest.csv"))
+    assert not errors
+    with Store(tmp_path_factory.mktemp("sample") / "s.db") as store:
+        summary = ingest(sources, store, Settings())
+        assert not summary.errors and summary.added == 45
+        analysis = analyze(list(store.articles()), Settings())
+    refs = {}
+    for a in analysis.articles:
+        path = Path(a.path or "")
+        ref = str(path.relative_to(SAMPLE)) if path.is_absolute() else str(path)
+        refs[ref.replace("\\", "/")] = a.id
+    return analysis, refs
+
+
+def test_report_validates_and_every_article_is_read(analysed: tuple[Analysis, dict[str, str]]) -> None:
+    analysis, refs = analysed
+    report = build_report(analysis)
+    jsonschema.validate(report, report_schema())
+    assert len(refs) == 45
+    for story in report["stories"]:
+        assert story["summary"] and story["timeline"], story["title"]
+
+
+def _link(analysis: Analysis, source: str, target: str) -> Any:
+    return next((r for r in analysis.reuse if {r.source, r.target} == {source, target}), None)
+
+
+def test_syndicated_copy_is_found_with_its_direction(analysed: tuple[Analysis, dict[str, str]]) -> None:
+    analysis, refs = analysed
+    for case in EXPECTED["syndicated"]:
+        src, copy = refs[case["source"]], refs[case["copy"]]
+        assert any({src, copy} <= set(d.articles) for d in analysis.duplicates)
+        link = _link(analysis, src, copy)
+        assert link is not None and (link.source, link.target) == (src, copy) and link.direction_known
+        copy_article = next(a for a in analysis.articles if a.id == copy)
+        assert copy_article.credit == "وكالة أنباء الساحل"
+
+
+def test_paraphrased_rewrite_is_aligned_passage_by_passage(analysed: tuple[Analysis, dict[str, str]]) -> None:
+    analysis, refs = analysed
+    by_id = {a.id: a for a in analysis.articles}
+    for case in EXPECTED["paraphrase"]:
+        src, rewrite = refs[case["source"]], refs[case["rewrite"]]
+        link = _link(analysis, src, rewrite)
+        assert link is not None and (link.source, link.target) == (src, rewrite)
+        found = 0
+        for source_phrase, rewrite_phrase in case["passages"]:
+            s0 = by_id[src].text.index(source_phrase)
+            t0 = by_id[rewrite].text.index(rewrite_phrase)
+            if any(p.source_span[0] < s0 + len(source_phrase) and s0 < p.source_span[1]
+                   and p.target_span[0] < t0 + len(rewrite_phrase) and t0 < p.target_span[1]
+                   for p in link.passages):
+                found += 1
+        assert found >= len(case["passages"]) - 1, f"{found} of {len(case['passages'])} passages aligned"
+
+
+def test_people_under_two_spellings_are_one_entity_with_every_outlets_titles(
+    analysed: tuple[Analysis, dict[str, str]],
+) -> None:
+    analysis, _ = analysed
+    source_of = {a.id: a.source for a in analysis.articles}
+    for person in EXPECTED["people"][:2]:  # Shoigu (two transliterations) and Haftar (titles)
+        spellings = {normalize(s) for s in person["spellings"]}
+        holders = [e for e in analysis.entities if e.type == "PER" and spellings & {normalize(a) for a in e.aliases}]
+        assert len(holders) == 1, [e.name for e in holders]
+        entity = holders[0]
+        assert spellings <= {normalize(a) for a in entity.aliases}
+        titles: dict[str, set[str]] = {}
+        for m in entity.mentions:
+            if m.title:
+                titles.setdefault(source_of[m.article] or "", set()).add(normalize(m.title))
+        expected_outlets = set(person["titles_by_outlet"])
+        covered = {o for o, ts in person["titles_by_outlet"].items()
+                   if {normalize(t) for t in ts} & titles.get(o, set())}
+        assert len(covered) >= len(expected_outlets) - 2, (covered, titles)
+    haftar = next(e for e in analysis.entities if "حفتر" in e.name and e.type == "PER")
+    by_outlet = {source_of[m.article]: normalize(m.title) for m in haftar.mentions if m.title}
+    assert by_outlet.get("شبكة النبأ الإخبارية") == normalize("اللواء المتقاعد")
+    assert by_outlet.get("صحيفة الأفق") == normalize("المشير") or normalize("المشير") in {
+        normalize(m.title or "") for m in haftar.mentions}
+
+
+def test_dates_resolve_against_publication(analysed: tuple[Analysis, dict[str, str]]) -> None:
+    analysis, refs = analysed
+    by_id = {a.id: a for a in analysis.articles}
+    right = 0
+    for case in EXPECTED["dates"]:
+        article = refs[case["article"]]
+        start = by_id[article].text.find(case["text"])
+        end = start + len(case["text"])
+        # The expression may be cut a little wider or narrower (صباح اليوم الإثنين); its value counts.
+        values = {r.value for r in analysis.dates if r.article == article and r.span[0] < end and start < r.span[1]}
+        exact_day = case.get("granularity") == "day" and not case.get("approximate")
+        if values and (not exact_day or case["value"] in values):
+            right += 1
+    assert right >= 0.9 * len(EXPECTED["dates"]), f"{right} of {len(EXPECTED['dates'])}"
+
+
+def test_quotes_have_their_speakers(analysed: tuple[Analysis, dict[str, str]]) -> None:
+    analysis, refs = analysed
+    names = {e.id: {normalize(a) for a in e.aliases} for e in analysis.entities}
+    right = 0
+    for case in EXPECTED["quotes"]:
+        article = refs[case["article"]]
+        quote = next((q for q in analysis.quotes if q.article == article
+                      and normalize(case["text_contains"]) in normalize(q.text)), None)
+        if quote is None:
+            continue
+        speaker = normalize(case["speaker"])
+        if (quote.speaker and speaker in names[quote.speaker]) or speaker in normalize(quote.speaker_text or ""):
+            right += 1
+    assert right >= 0.7 * len(EXPECTED["quotes"]), f"{right} of {len(EXPECTED['quotes'])}"
+
+
+def test_stories_come_out_as_written(analysed: tuple[Analysis, dict[str, str]]) -> None:
+    analysis, refs = analysed
+    story_of = {a: s.id for s in analysis.stories for a in s.articles}
+    for story in EXPECTED["stories"]:
+        ids = [refs[r] for r in story["articles"]]
+        counts: dict[str, int] = {}
+        for i in ids:
+            counts[story_of[i]] = counts.get(story_of[i], 0) + 1
+        assert max(counts.values()) >= 0.8 * len(ids), (story["key"], counts)
