@@ -304,7 +304,6 @@ def _resolve_hijri(ntext: str, ref: dt.date | None, settings: TimelineSettings) 
 def _resolve_rel_day(ntext: str, ref: dt.date | None, settings: TimelineSettings) -> Resolved:
     if ref is None:
         return None, "publication", None
-    ntext = _DAYPART_PREFIX.sub("", ntext)  # مساء أمس is أمس's date
     if re.match(r"(?:اول\s+(?:من\s+)?|قبل\s+(?:يوم\s+)?)(?:امس|الامس|البارحه)", ntext):
         shift = -2
     elif re.match(r"(?:امس|الامس|البارحه)", ntext):
@@ -483,9 +482,6 @@ def _resolve_numeric_day(ntext: str, ref: dt.date | None, settings: TimelineSett
     return (_resolve_weekday("الاحد " + ntext.split()[-1], ref, settings)[0], "publication", None)
 
 
-_DAYPART_PREFIX = re.compile(rf"^{lx.DAYPART}\s+(?:يوم\s+)?")
-
-
 def _resolve_holiday(ntext: str, ref: dt.date | None, settings: TimelineSettings) -> Resolved:
     """A holiday in a given year, or its occurrence the qualifier or the reference points to."""
     name = re.search(lx.HOLIDAY, ntext)
@@ -579,7 +575,6 @@ def find_dates(article: Article, settings: TimelineSettings = DEFAULT_SETTINGS) 
 
 def _future_weekday(ntext: str, before: str, ref: dt.date) -> str | None:
     """A bare weekday after a future verb (سيعقد الخميس) is the next such day, not the last."""
-    ntext = _DAYPART_PREFIX.sub("", ntext)
     if not lx.BARE_WEEKDAY.fullmatch(ntext):
         return None
     if not any(lx.FUTURE_CUE.fullmatch(w) for w in before.split()[-5:]):

@@ -104,8 +104,6 @@ PARTS = {  # part of a period -> where in it (used only to pick the day for week
 }
 DECADES = ("عشرين", "ثلاثين", "اربعين", "خمسين", "ستين", "سبعين", "ثمانين", "تسعين")
 SEASONS = {"الربيع": 3, "ربيع": 3, "الصيف": 6, "صيف": 6, "الخريف": 9, "خريف": 9, "الشتاء": 12, "شتاء": 12}
-# Parts of a day before a relative day or weekday (مساء أمس، صباح الخميس): the date is the day's.
-DAYPART = r"(?:صباح|مساء|ليله|فجر|ظهر|ظهيره|عصر|صبيحه)"
 # Holidays: (0, month, day) Gregorian | (1, month, day) Hijri | (2, month, weekday, n) the nth
 # weekday of a Gregorian month (Python weekday, Monday 0). Only holidays with one date across the
 # Arab world: national days differ by country and Easter by church, so they are left out.
@@ -198,7 +196,8 @@ PATTERNS: list[tuple[str, str]] = [
     ("range_after", rf"{PRE}(?P<e>(?:شهر\s+)?{MONTHX}\s+بين\s+{DAY}\s*و\s*{DAY})"),
     (
         "day_month",
-        rf"{PRE}(?P<e>(?:(?:{WEEKDAY}|اليوم|امس|غدا)\s*[,،]?\s*)?{DAY}\s*(?:-\s*|\s+(?:من\s+)?)"
+        rf"{PRE}(?P<e>(?:(?:(?:اليوم|امس|غدا)\s+)?{WEEKDAY}\s*[,،]?\s*|(?:اليوم|امس|غدا)\s*[,،]?\s*)?{DAY}"
+        rf"\s*(?:-\s*|\s+(?:من\s+)?)"
         rf"{MONTH_FULL})",
     ),
     ("day_rel_month", rf"{PRE}(?P<e>{DAY}\s+(?:من\s+)?(?:هذا\s+الشهر|الشهر\s+{PERIOD_QUAL}))"),
@@ -226,7 +225,7 @@ PATTERNS: list[tuple[str, str]] = [
     ("bare_year", rf"(?<![\w/.,-])(?P<e>{YEAR4})(?![\w/.-]|,\d|\s*(?:%|\$))"),
     (
         "rel_day",
-        rf"{PRE}(?P<e>(?:{DAYPART}\s+(?:يوم\s+)?)?(?:(?:اول\s+(?:من\s+)?|قبل\s+(?:يوم\s+)?)?(?:امس|الامس|البارحه)"
+        rf"{PRE}(?P<e>(?:(?:اول\s+(?:من\s+)?|قبل\s+(?:يوم\s+)?)?(?:امس|الامس|البارحه)"
         rf"|اليوم(?!\s+(?:التالي|الاتي|السابق))|غدا|غد|الغد|بعد\s+(?:غد|الغد))"
         rf"(?:\s*[,،]?\s*(?:يوم\s+)?{WEEKDAY})?|هذا\s+(?:الصباح|المساء)|(?:هذه\s+)?الليله(?:\s+الماضيه)?)",
     ),
@@ -234,7 +233,7 @@ PATTERNS: list[tuple[str, str]] = [
     # الأحد الثاني is the second Sunday (of the month); an ordinal past the fifth cannot be that.
     (
         "weekday",
-        rf"{PRE}(?P<e>(?:{DAYPART}\s+(?:يوم\s+)?)?{WEEKDAY}"
+        rf"{PRE}(?P<e>{WEEKDAY}"
         rf"(?:\s*[,،]?\s*(?:في\s+)?{DAYNUM}(?!\s*\d)|\s+في\s+{ORD}|\s+{NTH})?"
         rf"(?:\s+(?:من\s+)?(?:هذا\s+الاسبوع|الاسبوع\s+{PERIOD_QUAL}))?(?:\s+{QUAL})?)",
     ),

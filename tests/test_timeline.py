@@ -237,16 +237,16 @@ def test_weekday_next_said_on_its_eve_is_the_next_day_and_on_the_day_a_week_ahea
     assert _values("وعقد الاجتماع السبت الماضي.", SUNDAY) == [("السبت الماضي", "2025-06-14")]
 
 
-def test_parts_of_a_day_take_the_days_date() -> None:
+def test_parts_of_a_day_stay_outside_the_span_and_tonight_is_a_date() -> None:
     text = "قتل ثلاثة مساء أمس، ووصل الوفد صباح اليوم، وهطلت الأمطار الليلة الماضية، وتعقد القمة الليلة."
     assert _values(text, MONDAY) == [
-        ("مساء أمس", "2025-06-15"),
-        ("صباح اليوم", "2025-06-16"),
+        ("أمس", "2025-06-15"),
+        ("اليوم", "2025-06-16"),
         ("الليلة الماضية", "2025-06-15"),
         ("الليلة", "2025-06-16"),
     ]
-    assert _values("وسيلتقي الرئيس نظيره مساء الخميس.", MONDAY) == [("مساء الخميس", "2025-06-19")]
-    assert _values("اجتمع الوزراء صباح يوم الأحد الماضي.", MONDAY) == [("صباح يوم الأحد الماضي", "2025-06-15")]
+    assert _values("وسيلتقي الرئيس نظيره مساء الخميس.", MONDAY) == [("الخميس", "2025-06-19")]
+    assert _values("سأعود هذا الصباح في السابعة", MONDAY) == [("هذا الصباح", "2025-06-16")]
     assert _values("وقال الشيخ صباح الأحمد إن الكويت تدعم الحوار، وظهر اللاعب بعد غياب.", MONDAY) == []
 
 
@@ -313,3 +313,8 @@ def test_prefilter_changes_nothing(text: str) -> None:
         assert extract(text, SUNDAY) == with_prefilter
     finally:
         lx.trigger_windows = original
+
+
+def test_relative_day_weekday_and_date_form_one_expression() -> None:
+    [x] = extract("وقال المتحدث أمس الأحد ١٥ يونيو إن الهدنة صامدة.", MONDAY)
+    assert (x.text, x.value, x.warning) == ("أمس الأحد ١٥ يونيو", "2025-06-15", None)
