@@ -20,3 +20,17 @@ def records(limit: int | None = None) -> Iterator[dict[str, str]]:
                     count += 1
                     if limit is not None and count >= limit:
                         return
+
+
+def days(limit: int | None = None) -> Iterator[list[dict[str, str]]]:
+    """The corpus one day (one zip) at a time, as a streaming reader would hold it."""
+    count = 0
+    for path in sorted(DATA.glob("*.zip")):
+        with zipfile.ZipFile(path) as archive:
+            day = [r for name in archive.namelist() for r in json.loads(archive.read(name))]
+        if limit is not None:
+            day = day[: max(0, limit - count)]
+        if not day:
+            return
+        count += len(day)
+        yield day

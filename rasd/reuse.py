@@ -112,6 +112,7 @@ class _Doc:
     stems: np.ndarray  # stem id per content word
     starts: np.ndarray  # character offsets of each content word in article.text
     ends: np.ndarray
+    credits: list[str] | None = None  # computed on first need, once per article
 
 
 class _Vocabulary:
@@ -309,12 +310,18 @@ _AGENCIES: dict[str, tuple[str, ...]] = {
     "وام": ("وام", "وكاله انباء الامارات"),
 }
 _CREDIT_TAIL = 40  # characters after a credit phrase that may hold the outlet's name
+# Credit lines and datelines stand at the head or the foot of an article; scanning only there
+# keeps a quoted "نقلا عن" deep in the body from counting, and keeps the check cheap.
+_CREDIT_ZONE = 300
 
 
 def _credits(article: Article) -> list[str]:
     """Normalised names this article credits as its origin."""
     names = [normalize(article.credit)] if article.credit else []
-    text = normalize(article.text)
+    raw = article.text
+    if len(raw) > 2 * _CREDIT_ZONE:
+        raw = raw[:_CREDIT_ZONE] + "\n" + raw[-_CREDIT_ZONE:]
+    text = normalize(raw)
     plain = re.sub(r"[^\w ]", " ", text)
     plain = re.sub(r" +", " ", plain)
     for phrase in _CREDIT_PHRASES:
@@ -348,20 +355,27 @@ def _when(published: str | None) -> datetime | None:
     return value.replace(tzinfo=None) if value.tzinfo is None else value
 
 
-def direction(a: Article, b: Article) -> tuple[Article, Article, bool, str]:
+def direction(
+    a: Article, b: Article, credits: tuple[list[str], list[str]] | None = None
+) -> tuple[Article, Article, bool, str]:
     """(source, target, direction_known, evidence) for two articles sharing passages."""
     ta, tb = _when(a.published), _when(b.published)
     if ta is not None and tb is not None and (ta.tzinfo is None) == (tb.tzinfo is None) and ta != tb:
         return (a, b, True, "published") if ta < tb else (b, a, True, "published")
-    a_credits_b = _names_outlet(_credits(a), b.source)
-    b_credits_a = _names_outlet(_credits(b), a.source)
+    a_credits, b_credits = credits if credits is not None else (_credits(a), _credits(b))
+    a_credits_b = _names_outlet(a_credits, b.source)
+    b_credits_a = _names_outlet(b_credits, a.source)
     if a_credits_b != b_credits_a:
         return (b, a, True, "credit") if a_credits_b else (a, b, True, "credit")
     return a, b, False, "unknown"
 
 
 def _link(a: _Doc, b: _Doc, settings: ReuseSettings) -> ReuseLink | None:
-    src, _tgt, known, evidence = direction(a.article, b.article)
+    for doc in (a, b):
+        if doc.credits is None:
+            doc.credits = _credits(doc.article)
+    assert a.credits is not None and b.credits is not None
+    src, _tgt, known, evidence = direction(a.article, b.article, (a.credits, b.credits))
     if src is b.article:
         a, b = b, a
     raw = _passages(a, b, settings)

@@ -4,7 +4,7 @@ Nothing here decides what a duplicate, a reused passage, an entity or a story is
 the same functions the embedded engine (``rasd.pipeline``) calls. Spark only decides *where* they
 run and *which articles meet*:
 
-* per-article work (signatures, keys, ``recognize``, ``extract_quotes``, ``find_dates``) runs in
+* per-article work (signatures, keys, ``find_mentions``, ``extract_quotes``, ``find_dates``) runs in
   ``mapPartitions`` on the executors;
 * duplicates: exact copies meet through their content hash, near copies through the MinHash LSH
   band keys of ``DuplicateIndex``; candidate pairs are checked with the signatures' Jaccard
@@ -330,10 +330,17 @@ def _reuse(spark: SparkSession, base: RDD, settings: Settings, counts: dict[str,
     emitted = spark.sparkContext.accumulator(0)
     stems = spark.sparkContext.broadcast({s: i for i, (s, _) in enumerate(ranked)})
 
-    def keys(part: Iterable[Indexed]) -> Iterator[tuple[int, list[int]]]:
+    def docs_of(part: Iterable[Indexed]) -> Iterator[tuple[int, Any]]:
         vocab = _vocabulary(stems.value)
         for k, article in part:
-            found = reuse._keys(vocab.doc(article), rs)
+            yield k, vocab.doc(article)
+
+    # Each article is tokenised once (as in find_reuse); its doc travels to the pairs it is in.
+    docs = base.mapPartitions(docs_of, preservesPartitioning=True).persist()
+
+    def keys(part: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, list[int]]]:
+        for k, doc in part:
+            found = reuse._keys(doc, rs)
             if len(found):
                 emitted.add(len(found))
                 yield k, found.view("int64").tolist()
@@ -341,7 +348,7 @@ def _reuse(spark: SparkSession, base: RDD, settings: Settings, counts: dict[str,
     from pyspark.sql import functions as F
 
     spark.conf.set("spark.sql.shuffle.partitions", str(p))
-    keyed = spark.createDataFrame(base.mapPartitions(keys), "doc int, keys array<bigint>")
+    keyed = spark.createDataFrame(docs.mapPartitions(keys), "doc int, keys array<bigint>")
     postings = keyed.select("doc", F.explode("keys").alias("key"))
     usable = postings.groupBy("key").count().filter((F.col("count") >= 2) & (F.col("count") <= rs.max_df))
     posted = postings.join(usable.select("key"), "key")
@@ -359,23 +366,22 @@ def _reuse(spark: SparkSession, base: RDD, settings: Settings, counts: dict[str,
     pair_chars = spark.sparkContext.accumulator(0)
     pair_count = spark.sparkContext.accumulator(0)
 
-    def link(part: Iterable[tuple[Pair, tuple[Article, Article]]]) -> Iterator[tuple[Pair, ReuseLink]]:
-        vocab = _vocabulary(stems.value)
-        for ab, (a, b) in part:
-            pair_chars.add(len(a.text) + len(b.text))
-            pair_count.add(1)
-            found = reuse._link(vocab.doc(a), vocab.doc(b), rs)
-            if found is not None:
-                yield ab, found
+    def link(part: Iterable[tuple[int, tuple[Iterable[Any], Iterable[tuple[int, Any]]]]]
+             ) -> Iterator[tuple[Pair, ReuseLink]]:
+        for a, (own, partners) in part:
+            first = list(own)
+            for b, doc in sorted(partners, key=lambda x: x[0]):
+                pair_chars.add(len(first[0].article.text) + len(doc.article.text))
+                pair_count.add(1)
+                # The lower index first: find_reuse's order, which decides an unknown direction.
+                found = reuse._link(first[0], doc, rs)
+                if found is not None:
+                    yield (a, b), found
 
-    links = (
-        pairs.join(base, p)
-        .map(lambda x: (x[1][0], (x[0], x[1][1])))
-        .join(base, p)
-        .map(lambda x: ((x[1][0][0], x[0]), (x[1][0][1], x[1][1])))
-        .mapPartitions(link)
-        .collect()
-    )
+    # The second doc of each pair goes to the first's partition; the first's doc goes there once.
+    to_first = pairs.map(lambda ab: (ab[1], ab[0])).join(docs, p).map(lambda x: (x[1][0], (x[0], x[1][1])))
+    links = docs.cogroup(to_first, p).mapPartitions(link).collect()
+    docs.unpersist()
     stems.unpersist()
     counts["reuse keys"] = emitted.value
     counts["reuse candidate pairs"] = pair_count.value
@@ -393,8 +399,9 @@ def _collect_ordered(rdd: RDD) -> list[Any]:
     return out
 
 
-def _recognize(base: RDD) -> list[Mention]:
-    return _collect_ordered(base.map(lambda ka: (ka[0], entities.recognize(ka[1]))))
+def _mentions(base: RDD) -> list[Mention]:
+    # pipeline.run_entities' per-article half; link_entities is the other, on the driver.
+    return _collect_ordered(base.map(lambda ka: (ka[0], entities.find_mentions(ka[1]))))
 
 
 def _quotes(spark: SparkSession, base: RDD, analysis: Analysis, settings: Settings) -> list[Quote]:
@@ -506,8 +513,7 @@ def analyze_rdd(
     run.seconds["reuse"] = time.perf_counter() - t
 
     t = stage("entities")
-    sources = dict(base.map(lambda ka: (ka[1].id, ka[1].source)).collect())
-    analysis.entities = entities.link_entities(_recognize(base), sources)
+    analysis.entities = entities.link_entities(_mentions(base))
     run.seconds["entities"] = time.perf_counter() - t
 
     t = stage("quotes")

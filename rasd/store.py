@@ -378,9 +378,9 @@ def _index_terms(article: Article) -> tuple[str, str]:
     norms: list[str] = []
     for block in article.blocks:
         if block.kind in ("title", "body"):
-            norms.extend(t.norm for t in textnorm.tokens(article.text, block.start, block.end))
+            norms.extend(textnorm.words(article.text[block.start : block.end]))
     if article.title and not any(b.kind == "title" for b in article.blocks):
-        norms.extend(t.norm for t in textnorm.tokens(article.title))
+        norms.extend(textnorm.words(article.title))
     return " ".join(norms), " ".join(textnorm.stem(n) for n in norms)
 
 

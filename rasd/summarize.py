@@ -56,8 +56,8 @@ class SummarySettings:
     #   centrality: the sum of a sentence's cosines to all others, normalised). Swept 0-2: 1 best
     #   (43.5), 1.5 and 2 fell to 42.2 and 41.2 (it then outweighs the lede);
     weight_centroid: float = 1.0
-    # - cosine to the titles: EASC has none, so untuned; a headline states the news, and the
-    #   centroid weight is the scale a content term earns;
+    # - cosine to the titles: EASC has none, so untuned; a headline states the news, but it is
+    #   one short line, so half the centroid's weight (a judgement);
     weight_title: float = 0.5
     # - share of the story's articles carrying the sentence (0 for one outlet, 1 for all): what
     #   several outlets repeat is the news. Untuned (EASC is single-article): a judgement, as
@@ -73,12 +73,12 @@ class SummarySettings:
     damping: float = 0.85
     edge_threshold: float = 0.1
     # MMR trade-off between relevance and novelty; swept 0.7-1 on EASC topics 1-50: 0.85 and 1
-    # (no MMR) within 0.05 R-2, 0.7 and 0.95 0.4 lower. Kept for multi-article stories, where
+    # (no MMR) within 0.05 R-2, 0.95 0.4 lower, 0.7 not better. Kept for multi-article stories, where
     # paraphrases by different outlets are common and EASC cannot tell.
     mmr_lambda: float = 0.85
     # A sentence this close (cosine) to one already chosen says the same thing again and is never
     # taken, whatever its relevance; MMR alone lets a paraphrase of the top sentence through when
-    # the position prior ranks it high. Neutral on EASC topics 1-50 (0.5, 0.7, off within 0.1).
+    # the position prior ranks it high. On EASC topics 1-50 0.7 and off were not better.
     redundancy_max: float = 0.5
     # Two sentences with a stem-set Jaccard at or above this are the same sentence carried by two
     # outlets (wire copy with a changed word or two). Not measured yet: a judgement, one changed

@@ -89,3 +89,11 @@ def test_stems_fold_clitics_and_inflections() -> None:
     assert textnorm.stem("والمشير") == textnorm.stem("المشير")
     assert textnorm.stem(textnorm.normalize("للحكومة")) == textnorm.stem(textnorm.normalize("الحكومة"))
     assert textnorm.stem("حفتر") == "حفتر"
+
+
+def test_fast_words_equal_the_tokens_norms_on_news_text() -> None:
+    text = (
+        "قالت الأممالمتحدة فى بيانها: «إن ٣٫٥ مليون شخص تضرّروا»، وأضاف المتحـــدث أن 1,200 أسرة "
+        "نزحت إلى المدارس التى فتحتها وزارة التربية، في حين طالب مجلس\u200cالأمن بوقف القتال."
+    )
+    assert textnorm.words(text) == [t.norm for t in textnorm.tokens(text)]

@@ -73,7 +73,29 @@ def _lines(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+# Every boilerplate pattern holds one of these; lines without any skip the regular expressions.
+_FURNITURE_WORDS = (
+    "قراء", "اقرأ", "إقرأ", "اقرا", "اضغط", "إضغط", "انقر", "تابع", "حقوق", "©", "(c)", "copyright", "شارك",
+    "مشاركة", "المزيد", "ذات صلة", "المتعلقة", "اشترك", "للاشتراك", "logo", "شعار", "الرئيسية", "القائمة",
+    "home", "menu", "إعلان", "اعلان", "advertisement", "الاكثر", "الأكثر",
+)
+
+
+_CREDIT_WORDS = ("بالتزامن", "بالاتفاق", "نقلا", "نقلاً", "مصدر", "عن موقع", "خدمة")
+
+
+def _may_be_credit(line: str) -> bool:
+    return any(word in line for word in _CREDIT_WORDS)
+
+
+def _may_be_furniture(line: str) -> bool:
+    lowered = line.lower()
+    return any(word in lowered for word in _FURNITURE_WORDS)
+
+
 def _is_url_line(line: str) -> bool:
+    if "http" not in line and "www." not in line and "@" not in line:
+        return not any(c.isalnum() for c in line)
     stripped = _EMAIL.sub("", _URL.sub("", line)).strip(" \t-–|:•·*")
     return not stripped or len(stripped) < 3
 
@@ -101,17 +123,19 @@ def clean(text: str, title: str | None = None) -> Cleaned:
             credit = credit or _credit_outlet(text, blocks[-1])
             continue
         kind = "body"
-        norm = normalize(line)
-        if norm_title and norm.strip(" .:-") == norm_title.strip(" .:-"):
+        # Only a line of about the title's length can be a copy of it: skip normalising the rest.
+        near_title = norm_title is None or abs(len(line) - len(norm_title)) <= len(norm_title) // 3 + 8
+        norm = normalize(line) if near_title else ""
+        if near_title and norm_title and norm.strip(" .:-") == norm_title.strip(" .:-"):
             kind = "title" if not any(b.kind == "title" for b in blocks) else "title_repeat"
         elif index == 0 and title is None and _looks_like_title(line, lines, text):
             kind = "title"
             found_title = line
             norm_title = norm
-        elif _TRAILER_HEADINGS.search(line):
+        elif (furniture := _may_be_furniture(line)) and _TRAILER_HEADINGS.search(line):
             kind = "boilerplate"
             in_trailer = True
-        elif _BOILERPLATE.search(line) or _is_url_line(line):
+        elif (furniture and _BOILERPLATE.search(line)) or _is_url_line(line):
             kind = "boilerplate"
             footer = _FOOTER_OUTLET.search(line)
             if footer and footer_outlet is None:
@@ -120,8 +144,8 @@ def clean(text: str, title: str | None = None) -> Cleaned:
             kind = "boilerplate"
         else:
             in_trailer = False
-            m = _CREDIT.search(line)
-            if m and n_words <= 14 and m.start() == 0:
+            m = _CREDIT.search(line) if n_words <= 14 and _may_be_credit(line) else None
+            if m and m.start() == 0:
                 kind = "credit"
                 credit = credit or m.group("outlet").strip(" .،,")
         blocks.append(Block(start, end, kind))
@@ -140,7 +164,7 @@ def _split_trailing_credit(text: str, blocks: list[Block]) -> None:
     if tail_start <= last.start:
         return
     tail = text[tail_start : last.end]
-    if tail.count(" ") < _TRAILING_CREDIT_WORDS and _CREDIT.match(tail):
+    if tail.count(" ") < _TRAILING_CREDIT_WORDS and _may_be_credit(tail) and _CREDIT.match(tail):
         blocks[-1] = Block(last.start, tail_start, "body")
         blocks.append(Block(tail_start, last.end, "credit"))
 
@@ -164,7 +188,9 @@ def _looks_like_title(line: str, lines: list[tuple[int, int]], text: str) -> boo
 
 def article_id(text: str, source: str | None, url: str | None) -> str:
     """Stable content hash: the same text from the same outlet and URL is the same article."""
-    key = "\x1f".join((source or "", url or "", normalize(text)))
+    # Whitespace is folded so that line-ending or re-wrapping differences keep the id; spelling
+    # variants are not (copies that differ in them are near duplicates, found by dedup).
+    key = "\x1f".join((source or "", url or "", " ".join(text.split())))
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
