@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rasd import pipeline
+from rasd import cli_explore, pipeline
 from rasd.errors import InputError, RasdError
 from rasd.ingest import IngestOptions, discover
 from rasd.report import build_report, report_from_store, write_report
@@ -394,6 +394,9 @@ def watch(
                 err.print("stopped", markup=False)
     # With --once the exit code says whether every feed could be read, as `rasd ingest` does.
     raise typer.Exit(1 if once and failed else 0)
+
+cli_explore.register(app)
+
 
 def main() -> None:
     app()
