@@ -133,7 +133,7 @@ def entity(
     with _open(db) as store:
         candidates = [e for e in store.query("SELECT * FROM entities ORDER BY mention_count DESC")
                       if any(wanted == textnorm.normalize(a) or wanted in textnorm.normalize(a)
-                             for a in json.loads(e["aliases"]) + [e["name"]])]
+                             for a in [*json.loads(e["aliases"]), e["name"]])]
         if not candidates:
             err.print(f"error: no entity named {name!r}", markup=False)
             raise typer.Exit(2)

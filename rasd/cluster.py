@@ -71,6 +71,7 @@ class ClusterSettings:
     # (0.4 / 0.5 / 0.6) changed no story score and was left out.
     new_day_hours: float = 12.0
     new_day_threshold: float = 0.25
+    story_min_average: float = 0.0
     # Events only take articles published within this many days of their span, stories within
     # this many days; longer gaps open a new cluster. Tune slice: event window 0.75 / 1 / 2 days
     # and tau 1 / 3 left the story scores alone; 2 days, tau 3 gave the best event pairwise F1.
@@ -334,6 +335,7 @@ class _Cluster:
     members: list[str] = field(default_factory=list)
     centroid: dict[str, float] = field(default_factory=dict)  # running sum of member vectors
     norm2: float = 0.0
+    n: int = 0  # members with a vector (copies have none)
     start: float | None = None
     end: float | None = None
     parent: str = ""  # events: their story id
@@ -345,7 +347,8 @@ class _Cluster:
             return 0.0
         return sum(map(mul, vec.values(), map(self.centroid.get, vec, _ZEROS))) / math.sqrt(self.norm2)
 
-    def add_vec(self, vec: Mapping[str, float], sign: float = 1.0) -> None:
+    def add_vec(self, vec: Mapping[str, float], sign: float = 1.0, count: int = 1) -> None:
+        self.n += count if sign > 0 else -count
         c = self.centroid
         get = c.get
         dot = 0.0
@@ -597,8 +600,12 @@ class StoryClusterer:
             bar = s.story_threshold
             if doc.time is not None and story.end is not None and doc.time - story.end > s.new_day_hours / 24:
                 bar = max(bar, s.new_day_threshold)
+            dot = sum(map(mul, doc.vec.values(), map(story.centroid.get, doc.vec, _ZEROS)))
+            if story.n > 1 and dot / story.n < s.story_min_average:
+                continue
+            decay = math.exp(-gap / s.story_tau_days)
             # Ranked by the margin over the story's own bar, so a later-day story must clear more.
-            sim = story.cosine(doc.vec) * math.exp(-gap / s.story_tau_days) - bar
+            sim = (dot / math.sqrt(story.norm2) if story.norm2 > 0 else 0.0) * decay - bar
             if sim > best_sim:
                 best, best_sim = story, sim
         return best if best_sim >= 0 and best is not None else None
@@ -690,7 +697,7 @@ class StoryClusterer:
         story.children.remove(event.id)
         leaving = set(event.members)
         story.members = [a for a in story.members if a not in leaving]
-        story.add_vec(event.centroid, -1.0)
+        story.add_vec(event.centroid, -1.0, event.n)
         self._respan(story)
         # Named after its own first article; the story it leaves keeps its id even when that
         # article leaves with the event (an id never moves), hence the suffix on a clash.
@@ -700,7 +707,7 @@ class StoryClusterer:
             seed += "#split"
             new_id = _cluster_id("s-", seed)
         new = _Cluster(new_id, event.first, list(event.members), dict(event.centroid), event.norm2,
-                       event.start, event.end, children=[event.id])
+                       event.n, event.start, event.end, children=[event.id])
         event.parent = new_id
         self.stories_[new_id] = new
         self._changed.update((story.id, new_id))
@@ -739,7 +746,7 @@ class StoryClusterer:
             self.events[eid].parent = keep.id
         keep.children.extend(gone.children)
         keep.members.extend(gone.members)
-        keep.add_vec(gone.centroid)
+        keep.add_vec(gone.centroid, 1.0, gone.n)
         keep.first = min(keep.first, gone.first)
         for t in (gone.start, gone.end):
             keep.extend_time(t)

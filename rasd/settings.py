@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -45,16 +45,16 @@ class ReportSettings:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    ingest: IngestSettings = IngestSettings()
-    fetch: FetchSettings = FetchSettings()
-    store: StoreSettings = StoreSettings()
-    report: ReportSettings = ReportSettings()
-    dedup: DedupSettings = DedupSettings()
-    reuse: ReuseSettings = ReuseSettings()
-    quotes: QuoteSettings = QuoteSettings()
-    timeline: TimelineSettings = TimelineSettings()
-    cluster: ClusterSettings = ClusterSettings()
-    summary: SummarySettings = SummarySettings()
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    fetch: FetchSettings = field(default_factory=FetchSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
+    dedup: DedupSettings = field(default_factory=DedupSettings)
+    reuse: ReuseSettings = field(default_factory=ReuseSettings)
+    quotes: QuoteSettings = field(default_factory=QuoteSettings)
+    timeline: TimelineSettings = field(default_factory=TimelineSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    summary: SummarySettings = field(default_factory=SummarySettings)
 
 
 _SECTIONS = {f.name: f.type for f in fields(Settings)}

@@ -31,7 +31,7 @@ def rasd(*args: str) -> tuple[int, str, str]:
 
 def test_ingest_exit_codes_and_one_line_per_bad_input(tmp_path: Path) -> None:
     db = str(tmp_path / "r.db")
-    code, _, err = rasd("ingest", str(INGEST / "wire-utf8.txt"), "--db", db)
+    code, _, _ = rasd("ingest", str(INGEST / "wire-utf8.txt"), "--db", db)
     assert code == 0
     code, _, err = rasd("ingest", str(INGEST / "wire-utf8.txt"), str(INGEST / "binary.txt"),
                         str(INGEST / "empty.txt"), "--db", db)
@@ -48,7 +48,7 @@ def test_ingest_exit_codes_and_one_line_per_bad_input(tmp_path: Path) -> None:
 
 def test_analyze_writes_a_report_that_validates(tmp_path: Path) -> None:
     db, report = tmp_path / "r.db", tmp_path / "report.json"
-    code, _, err = rasd("analyze", str(INGEST), "--meta", str(INGEST / "manifest.csv"), "--db", str(db),
+    code, _, _ = rasd("analyze", str(INGEST), "--meta", str(INGEST / "manifest.csv"), "--db", str(db),
                         "--report", str(report))
     assert code == 1  # the folder holds bad files on purpose
     data = json.loads(report.read_text(encoding="utf-8"))

@@ -101,5 +101,5 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
 
     bad = tmp_path / "notes.db"
     bad.write_text("not sqlite at all " * 100)
-    with pytest.raises(StoreError, match="notes.db"):
+    with pytest.raises(StoreError, match=r"notes\.db"):
         Store(bad)
