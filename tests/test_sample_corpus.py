@@ -45,8 +45,16 @@ def test_report_validates_and_every_article_is_read(analysed: tuple[Analysis, di
     report = build_report(analysis)
     jsonschema.validate(report, report_schema())
     assert len(refs) == 45
-    for story in report["stories"]:
-        assert story["summary"] and story["timeline"], story["title"]
+    by_id = {a.id: a for a in analysis.articles}
+    for story in analysis.stories:
+        assert story.summary and story.timeline, story.title
+        assert all(event.date for event in story.events), story.title
+        for sentence in story.summary:
+            # Summary sentences come from body text only: never a title, credit line or site furniture.
+            article = by_id[sentence.article]
+            assert article.text[sentence.span[0] : sentence.span[1]] == sentence.text
+            assert any(b.kind == "body" and b.start <= sentence.span[0] and sentence.span[1] <= b.end
+                       for b in article.blocks), sentence.text
 
 
 def _link(analysis: Analysis, source: str, target: str) -> Any:

@@ -51,7 +51,7 @@ def load_cases(root: Path) -> tuple[list[str], list[Case]]:
 def detect(root: Path, settings: ReuseSettings) -> list[Case]:
     index = ReuseIndex(settings)
     for path in sorted((root / "source-documents").glob("*.txt")):
-        index.add(_article(path))
+        index.insert(_article(path))
     detections: list[Case] = []
     for path in sorted((root / "suspicious-documents").glob("*.txt")):
         for link in index.query(_article(path)):
