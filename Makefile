@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rasd-installed
+TEST_STAMP := $(VENV)/.rasd-test-installed
 SAMPLE := rasd/data/sample
 OUT ?= out
 
@@ -13,8 +14,13 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
+
+# The tests also need the test tools and pyspark (the Spark engine's equivalence test).
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,spark]'
+	touch $(TEST_STAMP)
 
 install: $(STAMP)
 
@@ -30,17 +36,17 @@ demo: $(STAMP)
 
 # Unit tests, then the eval tests (skipped, and said so, when ../shared/data is absent).
 # pytest exits 5 when a selection holds no test; that is not a failure here.
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -m "not eval" -q || [ $$? -eq 5 ]
 	$(BIN)/python -m pytest -m eval -q -s || [ $$? -eq 5 ]
 
-test-unit: $(STAMP)
+test-unit: $(TEST_STAMP)
 	$(BIN)/python -m pytest -m "not eval" -q || [ $$? -eq 5 ]
 
-test-eval: $(STAMP)
+test-eval: $(TEST_STAMP)
 	$(BIN)/python -m pytest -m eval -q -s || [ $$? -eq 5 ]
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check rasd tests bench scripts
 
 bench: $(STAMP)
