@@ -27,6 +27,8 @@ from rasd.models import Article
 from rasd.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: make the bench package importable
+    sys.path.insert(0, str(ROOT))
 
 
 def saudinewsnet_articles(limit: int | None) -> list[Article]:

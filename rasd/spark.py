@@ -152,7 +152,8 @@ def read_sources(
 def _record_items(records: Iterator[tuple[dict[str, Any], int]], meta: Meta, where: str,
                   options: IngestOptions) -> Iterator[Article | InputError]:
     for record, number in records:
-        line = json.dumps(record, ensure_ascii=False).encode("utf-8")
+        # Parquet timestamps become ISO strings, which parse_published reads.
+        line = json.dumps(record, ensure_ascii=False, default=str).encode("utf-8")
         for item in read_json(line, meta, where, options.field_map):
             # read_json numbers records within what it was given (always 1 here): put the
             # record's own line or row number back.
@@ -480,7 +481,9 @@ def _story_details(spark: SparkSession, dated: RDD, stories: list[Story], settin
     return out
 
 
-STAGE_NAMES = tuple(s.name for s in pipeline.STAGES)
+#: The pipeline stages this module distributes, in order. A stage added to rasd.pipeline must be
+#: added here too; analyze_rdd refuses to run a pipeline it would silently leave a stage out of.
+DISTRIBUTED = ("duplicates", "reuse", "entities", "quotes", "dates", "stories", "timelines and summaries")
 
 
 def analyze_rdd(
@@ -493,6 +496,10 @@ def analyze_rdd(
 
     The returned Analysis has no articles (they stay distributed); everything else is complete.
     """
+    embedded = tuple(s.name for s in pipeline.STAGES)
+    if embedded != DISTRIBUTED:
+        raise RuntimeError(f"rasd.pipeline runs {embedded} but rasd.spark distributes {DISTRIBUTED}; "
+                           "teach rasd/spark.py the new stage before using the Spark engine")
     base = base.persist()
     run = SparkRun(Analysis())
     analysis = run.analysis

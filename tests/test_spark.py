@@ -72,6 +72,15 @@ def test_cluster_view_keeps_exactly_what_the_clusterer_reads() -> None:
     assert view.text[view.blocks[0].start : view.blocks[0].end] == title
 
 
+def test_refuses_a_pipeline_with_a_stage_it_does_not_distribute(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rasd import spark as rs
+
+    extra = pipeline.Stage("sentiment", frozenset({"articles"}), frozenset({"sentiment"}), lambda a, s: None)
+    monkeypatch.setattr(pipeline, "STAGES", [*pipeline.STAGES, extra])
+    with pytest.raises(RuntimeError, match="sentiment"):
+        rs.analyze_rdd(None, None, Settings())  # type: ignore[arg-type]
+
+
 # -- equivalence on the sample corpus -------------------------------------------------------------
 
 
