@@ -75,6 +75,15 @@ class ReuseSettings:
     # cut by a reworded stretch: on AraPlagDet granularity was 1.34 without the merge and 1.15
     # with it (plagdet 0.71 -> 0.79); see docs/reuse.md.
     merge_gap: int = 60
+    # Passages inside one target paragraph are merged in either order when they are at most
+    # `shuffle_gap` content words apart in the target and `shuffle_source_gap` in the source:
+    # phrase-shuffled or word-shuffled copies come out as several out-of-order pieces of one
+    # passage. A paragraph break in the target between them forbids it, so two swapped
+    # paragraphs stay two passages (no AraPlagDet case crosses a line break in the suspicious
+    # text). On AraPlagDet granularity fell 1.147 -> 1.002 and plagdet rose 0.788 -> 0.865;
+    # source gaps of 200-500 scored alike, unlimited ones cost precision (0.858 -> 0.848).
+    shuffle_gap: int = 100
+    shuffle_source_gap: int = 200
 
 
 # A word as rasd.textnorm.tokens cuts it: \w+ runs joined by marks written inside the word.
@@ -279,11 +288,26 @@ def _passages(src: _Doc, tgt: _Doc, settings: ReuseSettings) -> list[tuple[int, 
         if dens < settings.min_density:
             continue
         found.append((s0, s1, t0, t1, shared))
-    return _merge(found, settings.merge_gap)
+    if len(found) < 2:
+        return found
+    return _merge(found, settings, _paragraphs(tgt))
 
 
-def _merge(found: list[tuple[int, int, int, int, int]], gap: int) -> list[tuple[int, int, int, int, int]]:
-    """Merge passages that are near each other in both texts, until none are."""
+def _paragraphs(doc: _Doc) -> np.ndarray:
+    """Paragraph number (line breaks before it) of every content word."""
+    breaks = np.array([m.start() for m in re.finditer("\n", doc.article.text)], dtype=np.int64)
+    return np.searchsorted(breaks, doc.starts)
+
+
+def _merge(
+    found: list[tuple[int, int, int, int, int]], settings: ReuseSettings, para: np.ndarray
+) -> list[tuple[int, int, int, int, int]]:
+    """Merge passages that are near each other in both texts, until none are.
+
+    ``para`` gives the target paragraph of each content word: out-of-order pieces are merged
+    only inside one paragraph, so two passages swapped between the texts stay two passages.
+    """
+    gap = settings.merge_gap
     found = sorted(found, key=lambda p: p[2])
     changed = True
     while changed and len(found) > 1:
@@ -291,8 +315,13 @@ def _merge(found: list[tuple[int, int, int, int, int]], gap: int) -> list[tuple[
         out = [found[0]]
         for s0, s1, t0, t1, n in found[1:]:
             a0, a1, b0, b1, m = out[-1]
-            # Only in reading order: two passages swapped between the texts stay two passages.
-            if t0 - b1 <= gap and s0 - a1 <= gap and s1 >= a0:
+            in_order = t0 - b1 <= gap and s0 - a1 <= gap and s1 >= a0
+            shuffled = (
+                para[b1] == para[t0]
+                and t0 - b1 <= settings.shuffle_gap
+                and max(s0 - a1, a0 - s1) <= settings.shuffle_source_gap
+            )
+            if in_order or shuffled:
                 out[-1] = (min(a0, s0), max(a1, s1), b0, max(b1, t1), m + n)
                 changed = True
             else:

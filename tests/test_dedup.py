@@ -36,6 +36,25 @@ def test_exact_copy_with_other_spelling_and_masthead_is_exact() -> None:
     assert (sets[0].kind, sets[0].similarity) == ("exact", 1.0)
 
 
+def test_exact_copy_through_unicode_variants_is_exact() -> None:
+    # Presentation-form ligature (not NFKC-normalised: the whole text is normalised), no-break
+    # spaces, tatweel, a zero-width joiner inside a word and Arabic-Indic digits: one text.
+    variant = (
+        WIRE.replace("لا", "\ufefb", 1).replace(" ", "\xa0", 5).replace("الصحة", "الصـــحة")
+        .replace("الوزارة", "الوز\u200dارة", 1) + " ٢٠٢٥"
+    )
+    plain = WIRE + " 2025"
+    sets = find_duplicates([art("a", plain), art("b", variant), art("c", OTHER)])
+    assert [(s.articles, s.kind, s.similarity) for s in sets] == [(("a", "b"), "exact", 1.0)]
+    index = DuplicateIndex()
+    index.add(art("a", plain))
+    assert index.add(art("b", variant)) == ["a"]
+    assert index.signature(art("a", plain)).content_hash == index.signature(art("b", variant)).content_hash
+    # A word change is a different text.
+    assert index.signature(art("x", plain.replace("ثلاثة", "أربعة"))).content_hash != index.signature(
+        art("a", plain)).content_hash
+
+
 def test_lightly_edited_copy_is_near() -> None:
     edited = WIRE.replace("الرياض - ", "جازان - ") + " وكان أمير المنطقة قد دشن المشروع العام الماضي."
     sets = find_duplicates([art("a", WIRE), art("b", edited), art("c", OTHER)])

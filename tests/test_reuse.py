@@ -124,6 +124,23 @@ def test_word_shuffled_copy_is_found() -> None:
     assert p.target_span[1] - p.target_span[0] >= 0.8 * len(shuffled)
 
 
+def test_phrase_shuffled_paragraph_is_one_passage() -> None:
+    # Two source paragraphs cut into 15-word phrases and written back in reverse order as one
+    # paragraph: the pieces are out of order, but inside one target paragraph they are one case.
+    words = re.findall(r"\S+", f"{P1} {P2}")
+    chunks = [words[k : k + 15] for k in range(0, len(words), 15)]
+    shuffled = " ".join(w for chunk in reversed(chunks) for w in chunk)
+    text = f"{UNRELATED}\n{shuffled}\n{NEW2}"
+    passages = align(art("a", SOURCE), art("b", text))
+    assert len(passages) == 1
+    p = passages[0]
+    s, e = span_of(text, shuffled)
+    assert s <= p.target_span[0] and p.target_span[1] <= e
+    assert p.target_span[1] - p.target_span[0] >= 0.9 * (e - s)
+    assert inside(p.source_span, (0, span_of(SOURCE, P2)[1]))
+    assert p.source_span[1] - p.source_span[0] >= 0.9 * span_of(SOURCE, P2)[1]
+
+
 def test_shared_quran_verse_is_not_reuse() -> None:
     a = art("a", f"{UNRELATED}\nوفي خطبة الجمعة تلا الإمام قوله تعالى {VERSE} ثم دعا للمصلين.")
     b = art("b", f"{P3}\nوختم الواعظ محاضرته بقوله تعالى: {VERSE}")
