@@ -3,6 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests measure behaviour, not speed: a busy CI machine must not fail them on time.
+settings.register_profile("rasd", deadline=None)
+settings.load_profile("rasd")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
