@@ -6,7 +6,9 @@ Three steps, each a plain function:
   title or role written right before the name (اللواء المتقاعد، وزير الخارجية الروسي) or in
   apposition after it (خليفة حفتر، قائد الجيش الليبي).
 * :func:`link_entities` merges mentions across articles and outlets into entities: same name up
-  to a transliteration key, a surname alone joined to the one full name that has it.
+  to a transliteration key, a surname alone joined to the one full name that has it, an
+  organisation's name joined to the same name after a generic head (طالبان -> حركة طالبان),
+  whatever the order of the input.
 * :func:`framing_table` lists, per entity and outlet, the titles that outlet gave the person.
 
 The rules are written out in docs/entities.md.
@@ -209,14 +211,20 @@ def name_words(text: str, known: frozenset[str] | set[str] = frozenset()) -> lis
 
     و ف ب ل ك are dropped from the first word where an ال follows (والرئيس -> الرئيس) or two
     clitics do (وبالقاهرة), and a single one only where the rest is a word in ``known`` (the
-    first words of other mentions): ولافروف -> لافروف, but وليد and لافروف stay whole.
+    first words of other mentions): ولافروف -> لافروف, but وليد and لافروف stay whole. ل before
+    ال is written لل (للفيفا، وللاتحاد): it becomes ال again, unless the rest after one ل is a
+    known word (لليبيا is ل + ليبيا).
     """
     words = [w for w in normalize(text).split() if any(ch.isalnum() for ch in w)]
     words = ["".join(ch for ch in w if ch.isalnum()) for w in words]
     words = [w for w in words if w]
     if words:
         w = words[0]
-        if len(w) > 4 and w[0] in "وفبلك" and w[1:3] == "ال":
+        if w.startswith("لل") and len(w) > 4 and w[1:] not in known:
+            w = "ا" + w[1:]  # للفيفا: ل before ال is written لل and the ا drops (لليبيا stays ل + ليبيا)
+        elif len(w) > 5 and w[0] in "وف" and w[1:3] == "لل" and w[2:] not in known:
+            w = "ا" + w[2:]  # وللاتحاد, فللجنة
+        elif len(w) > 4 and w[0] in "وفبلك" and w[1:3] == "ال":
             w = w[1:]
         elif len(w) > 5 and w[0] in "وف" and w[1] in "بلك" and w[2:4] == "ال":
             w = w[2:]
@@ -240,16 +248,21 @@ def _known_first_words(mentions: Iterable[Mention]) -> set[str]:
 # Linking
 
 
+Node = tuple[str, tuple[str, ...]]  # (entity type, name key): one group of mentions
+
+
 def link_entities(mentions: Sequence[Mention]) -> list[Entity]:
     """One entity per real-world actor; ids are stable across runs (hash of type and name).
 
     Mentions of the same type merge when their name keys are equal. A shorter person name
     (حفتر, or first and last name of a longer one) joins the longer name that fits it, looked
     for first in the same article and then in the whole input, and only if exactly one fits:
-    two people who share a surname never merge, and their bare surname stays on its own.
+    two people who share a surname never merge, and their bare surname stays on its own. An
+    organisation name joins the longer one that starts with it or is it after a generic head
+    word (حركة طالبان). The result depends on the set of mentions, not on their order.
     """
     known = _known_first_words(mentions)
-    groups: dict[tuple[str, tuple[str, ...]], list[Mention]] = defaultdict(list)
+    groups: dict[Node, list[Mention]] = defaultdict(list)
     for m in mentions:
         key = name_key(m.text, known)
         if key:
@@ -270,31 +283,69 @@ def link_entities(mentions: Sequence[Mention]) -> list[Entity]:
             by_article[(t, m.article)].add(k)
     # Corpus-wide candidates come from an index of each key's short forms, not a scan.
     corpus_index = {t: _short_form_index(t, keys) for t, keys in all_keys.items()}
-    parent: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[str, ...]]] = {}
-    for t, k in sorted(groups, key=lambda g: (len(g[1]), g)):
+    # Each mention of a shorter key looks for its longer name, in its article first. The whole
+    # group joins when all its mentions that found one found the same one; when they found
+    # different ones (بلاتر next to جوزيف بلاتر in one article and سيب بلاتر in another), each of
+    # those mentions joins its own article's name and the rest stay apart. Deciding over the
+    # whole group, never on the first mention met, makes the result independent of input order.
+    parent: dict[Node, Node] = {}
+    moved: dict[Node, dict[Node, list[Mention]]] = {}
+    for t, k in sorted(groups):
         if t not in ("PER", "ORG"):
             continue
+        targets: dict[tuple[str, ...] | None, list[Mention]] = defaultdict(list)
         for m in groups[(t, k)]:
             target = _unique_fit(t, k, by_article[(t, m.article)]) or _unique_fit(
                 t, k, corpus_index[t].get(k, ())
             )
-            if target is not None:
-                parent[(t, k)] = (t, target)
-                break
+            targets[target].append(m)
+        found = sorted(c for c in targets if c is not None)
+        if len(found) == 1:
+            parent[(t, k)] = (t, found[0])
+        elif found:
+            moved[(t, k)] = {(t, c): targets[c] for c in found}
 
-    def root(g: tuple[str, tuple[str, ...]]) -> tuple[str, tuple[str, ...]]:
+    def root(g: Node) -> Node:
         seen = set()
         while g in parent and g not in seen:
             seen.add(g)
             g = parent[g]
         return g
 
-    merged: dict[tuple[str, tuple[str, ...]], list[Mention]] = defaultdict(list)
+    merged: dict[Node, list[Mention]] = defaultdict(list)
     for g, ms in groups.items():
-        merged[root(g)].extend(ms)
+        split = moved.get(g, {})
+        for node, joined in split.items():
+            merged[root(node)].extend(joined)
+        gone = {id(m) for joined in split.values() for m in joined}
+        merged[root(g)].extend(m for m in ms if id(m) not in gone)
+    merged = {g: ms for g, ms in merged.items() if ms}
     entities = [_entity(t, ms, known) for (t, _), ms in merged.items()]
     entities.sort(key=lambda e: (-len(e.mentions), e.id))
     return entities
+
+
+# Generic head words of organisation names: حركة طالبان is طالبان, وكالة فرانس برس is فرانس برس.
+# Only heads whose rest is the organisation's own name are listed: مجلس (مجلس الأمن), اتحاد
+# (الاتحاد الأوروبي), جامعة or مركز (جامعة الملك سعود, named after a person) are not.
+_ORG_HEADS = frozenset(word_key(w) for w in _lexicon(
+    "حركة تنظيم جماعة جبهة حزب شركة وكالة صحيفة جريدة مجلة قناة موقع شبكة منظمة مؤسسة هيئة وزارة "
+    "نادي ميليشيا مليشيا ميليشيات مليشيات كتائب فصيل تحالف ائتلاف"
+))
+# One-word rests that describe rather than name (حزب الله, الحركة الإسلامية, المنظمة الدولية):
+# a mention of them alone is not the organisation.
+_ORG_NOT_NAMES = frozenset(word_key(w) for w in _lexicon(
+    "الله الوطني الوطنية الإسلامي الإسلامية الدولي الدولية العربي العربية الشعبي الشعبية العام "
+    "العامة الرسمي الرسمية الحاكم الحاكمة الجديد الجديدة المعارضة"
+))
+
+
+def _org_rest(full: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The name after a generic head (حركة [طالبان]), or None when the key has none."""
+    if len(full) < 2 or full[0] not in _ORG_HEADS:
+        return None
+    rest = full[1:]
+    return None if len(rest) == 1 and rest[0] in _ORG_NOT_NAMES else rest
 
 
 def _short_form_index(
@@ -311,6 +362,8 @@ def _short_form_index(
             index[c[-n:]].append(c)
             if n >= 2 and c[-n:] != (c[0], c[-1]):
                 index[(c[0], c[-1])].append(c)
+        if typ == "ORG" and (rest := _org_rest(c)) is not None:
+            index[rest].append(c)
     return index
 
 
@@ -328,8 +381,10 @@ def _unique_fit(
 def _abbreviates(typ: str, short: tuple[str, ...], full: tuple[str, ...]) -> bool:
     n = len(short)
     if typ == "ORG":
-        # Two words at least: a one-word head (وزارة, مجلس) names nothing by itself.
-        return n >= 2 and full[:n] == short
+        # Two words at least: a one-word head (وزارة, مجلس) names nothing by itself. Or the
+        # whole name after a generic head (طالبان -> حركة طالبان), never a part of it: الخارجية
+        # السعودية is not وزارة الخارجية الأمريكية.
+        return (n >= 2 and full[:n] == short) or _org_rest(full) == short
     if full[-n:] == short:
         return True  # حفتر, عبد الفتاح السيسي
     return n >= 2 and short[0] == full[0] and short[-1] == full[-1]  # first and last name

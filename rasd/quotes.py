@@ -14,7 +14,9 @@ Rules (docs/quotes.md has the long form and the gold-set conventions):
   صرح بأن); a participle carrying the current speaker (مشيرا إلى أن، مؤكدا أن); a verb and a colon
   without marks; or an attribution (حسب، بحسب، وفقا لـ، نقلا عن) naming a source.
 * Speaker: the subject as written after the verb, cut at the first adjunct (في تصريح، خلال، لـ...,
-  a comma); a verb without a subject (وأضاف، وتابع، قال في بيان إن) carries the last speaker over.
+  a comma) or an adverb (بعدها، مسبقا، قوله); else one written before a bare verb, in a relative
+  clause (العصيمي الذي أكد أن) or opening the clause (وكانت بريطانيا أعلنت أن); a verb without a
+  subject (وأضاف، وتابع، قال في بيان إن) carries the last speaker over.
 """
 
 from __future__ import annotations
@@ -25,6 +27,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from rasd.models import Article, Entity, Mention, Quote
+from rasd.quotes_lexicon import (
+    AMBIGUOUS_VERBS,
+    ATTRIBUTIONS,
+    BARE_COMPLEMENTISERS,
+    BEFORE_STOPS,
+    COMPLEMENTISERS,
+    NAME_LINKS,
+    NEW_STATEMENT_VERBS,
+    NOT_COMPLEMENTISING,
+    OBJECT_HEADS,
+    PARTICIPLES,
+    POSTPOSED_LEADS,
+    PUBLISH_VERBS,
+    RELATIVES,
+    RELAY_VERBS,
+    SOURCE_HEADS,
+    SPEECH_VERBS,
+    STATEMENT_VERBS,
+    SUBJECT_STOP_PREFIXES,
+    SUBJECT_STOPS,
+    TITLE_WORDS,
+)
 from rasd.textnorm import Token, normalize, sentences, tokens
 
 
@@ -53,86 +77,6 @@ class QuoteSettings:
 DEFAULT_SETTINGS = QuoteSettings()
 
 
-def _forms(perfect: str, imperfect: str = "") -> set[str]:
-    """Normalised third-person forms of a speech verb: perfect (m, f, pl) and imperfect."""
-    out = {perfect}
-    if perfect.endswith("ي"):  # نفى، ادعى، رأى: the final ى drops before ت/وا
-        out |= {perfect[:-1] + "ت", perfect[:-1] + "وا"}
-    else:
-        out |= {perfect + "ت", perfect + "وا"}
-    if imperfect:
-        out |= {imperfect, "ت" + imperfect[1:], imperfect + "ون"}
-    return out
-
-
-# Verbs that introduce speech, normalised (textnorm.normalize: أ->ا، ى->ي، ؤ->ء). يذكر and يشار are
-# left out: "يذكر أن" / "يشار إلى أن" are the writer's asides, not a speaker's words.
-_SPEECH_VERBS: set[str] = set().union(
-    _forms("قال", "يقول"), _forms("اكد", "يءكد"), _forms("اوضح", "يوضح"), _forms("اضاف", "يضيف"),
-    _forms("صرح"), _forms("اعلن", "يعلن"), _forms("نفي", "ينفي"), _forms("اشار", "يشير"),
-    _forms("لفت", "يلفت"), _forms("ذكر"), _forms("كشف", "يكشف"), _forms("شدد", "يشدد"),
-    _forms("افاد", "يفيد"), _forms("تابع", "يتابع"), _forms("اعتبر", "يعتبر"), _forms("اردف"),
-    _forms("استطرد"), _forms("نوه"), _forms("ابان"), _forms("حذر", "يحذر"), _forms("زعم", "يزعم"),
-    _forms("ادعي"), _forms("اعترف", "يعترف"), _forms("اقر"), _forms("اجاب"), _forms("علق"),
-    _forms("ختم"), _forms("اختتم"), _forms("استدرك"), _forms("توقع", "يتوقع"), _forms("رجح"),
-    _forms("اكد"), _forms("افصح"), _forms("طمان"), _forms("اوضح"), _forms("بين", "يبين"),
-    _forms("راي", "يري"), _forms("ابلغ"), _forms("اعرب"), _forms("اعتبر"),
-) - {"يعتبر", "تعتبر", "يعتبرون"}  # "يعتبر" is mostly the passive "is considered"
-# Verbs that name who is speaking without introducing a clause (أشاد الوزير بـ...، دعا إلى ...):
-# they set the speaker that a following وأضاف or مشيرا إلى أن carries over.
-_STATEMENT_VERBS: set[str] = set().union(
-    _forms("اشاد"), _forms("وصف"), _forms("دعا"), _forms("طالب"), _forms("ثمن"), _forms("استعرض"),
-    _forms("ابدي"), _forms("هنا"), _forms("اعرب"), _forms("حث"),
-) | {"دعت", "دعوا"}
-# "بين" is also the preposition "between" and "رأي" the noun "opinion": they count only before a
-# complementiser, never as the verb that introduces a quote in marks.
-_AMBIGUOUS_VERBS = {"بين", "راي", "اعرب"}
-_PARTICIPLES = {
-    p + s
-    for p in ("مشير", "لافت", "مءكد", "موضح", "مضيف", "مبين", "منوه", "معتبر", "مشدد", "محذر",
-              "متوقع", "مستدرك", "مردف", "معلن", "نافي", "مستطرد", "مفيد", "قاءل", "كاشف", "معترف")
-    for s in ("ا", "ه", "ين", "ون")
-}
-_COMPLEMENTISERS = {
-    pre + "ان" + suf for pre in ("", "ب") for suf in ("", "ه", "ها", "هم", "هما", "هن", "نا", "ني", "ك")
-}
-_BARE_COMPLEMENTISERS = {"ان", "بان", "فان"}
-# Words that end a subject: prepositions and adverbs that open an adjunct (في تصريح، خلال، أمس),
-# relative pronouns (الذي يزور...), and the لـ of "قال لـ«الرياض»".
-_SUBJECT_STOPS = {
-    "في", "خلال", "عبر", "امس", "اليوم", "اثناء", "عقب", "لدي", "ضمن", "حيث", "الذي", "التي",
-    "الذين", "بعد", "قبل", "منذ", "مساء", "صباح", "ظهر", "ايضا", "كذلك", "علي", "عن", "من", "ل",
-    "الي", "له", "لها", "لهم", "امام", "بين", "عند", "بدوره", "بدورها", "من جهته", "انه", "ان",
-    "وذلك", "مع", "اثر", "حول", "بشان", "اذ", "خاص", "خاصه", "صحفي", "تصريحات", "بيان",
-}
-_SUBJECT_STOP_PREFIXES = ("لل", "لوكال", "لصحيف", "لقنا", "لموقع", "لجريد", "لمراسل", "لمجله", "لشبك")
-# In a name, علي is Ali, not the preposition على (محمد بن علي الشهري).
-_NAME_LINKS = {"بن", "ابن", "بنت", "ابو", "ابي", "ال"}
-# "أكد على أهمية أن" / "أعرب عن أمله في أن": the verb has an object and the أن belongs to it.
-_OBJECT_HEADS = ("اهميه", "ضروره", "امل", "سعاد", "ثقت", "ترحيب", "تطلع", "رغبت", "استعداد", "حرص",
-                 "قلق", "تمني", "شكر", "اعتزاز", "حاج", "وجوب", "اسف", "ارتياح", "تقدير")
-# A pair of marks right after these is the title of a course, campaign or study, not speech.
-_TITLE_WORDS = {
-    "بعنوان", "عنوان", "شعار", "اسم", "مسمي", "حمله", "برنامج", "مهرجان", "مبادره", "وسم", "هاشتاق",
-    "كتاب", "فيلم", "مسلسل", "روايه", "قصيده", "ديوان", "دوره", "مسابقه", "جايزه", "بطوله", "ندوه",
-    "ملتقي", "معرض", "تطبيق", "عمليه", "دراسه", "مشروع", "منتدي", "مءتمر", "ورشه", "محاضره",
-}
-# Postposed attributions: "..., هذا ما أكده الوزير" / "... حسبما نشرته صحيفة".
-_POSTPOSED_LEADS = {"حسبما", "وحسبما", "بحسبما"}
-_PUBLISH_VERBS = {"نشر", "نشرت", "اورد", "اوردت", "جاء", "ورد", "اوردته", "نشرته"}
-_ATTRIBUTIONS = {"حسب", "بحسب", "وفقا", "طبقا", "نقلا", "وفق"}
-# An attribution names a source; "حسب الخطة" or "وفقا للنظام" only say "according to a rule".
-_SOURCE_HEADS = {
-    "مصادر", "مصدر", "المصدر", "المصادر", "وكاله", "الوكاله", "صحيفه", "الصحيفه", "بيان", "البيان",
-    "تقرير", "التقرير", "وزاره", "الوزاره", "هيءه", "الهيءه", "المتحدث", "متحدث", "الناطق", "مسءول",
-    "مسءولين", "مسءولون", "المسءول", "شهود", "ناشطين", "ناشطون", "مراسل", "مراسلنا", "موقع", "قناه",
-    "القناه", "الشرطه", "الجيش", "مكتب", "شبكه", "مركز", "المركز", "الامم", "وسايل", "تصريحات",
-    "التلفزيون", "التليفزيون", "الاذاعه", "الرءاسه", "رءاسه", "مديريه", "المديريه", "ادارة", "اداره",
-    "الاداره", "الحكومه", "حكومه", "السلطات", "مجلس", "المجلس", "منظمه", "المنظمه", "الوزير", "وزير",
-    "رءيس", "الرءيس", "مدير", "المدير", "الدكتور", "الشيخ", "الامير", "اللواء", "العميد", "العقيد",
-    "المقدم", "مصلحه", "خبراء", "الخبراء", "مراقبين", "محللين", "وثيقه", "رساله", "مسءولي", "دراسه",
-    "الدراسه", "الشكوي", "شكوي", "احصاءيات", "الاحصاءيات", "الموقع",
-}
 _CAPITALISING = {"PER", "ORG"}
 _DOUBLE_MARKS = "«»“”„‟\"＂″〝〞"
 _SINGLE_MARKS = "'‘’‹›"
@@ -143,6 +87,7 @@ _ENDS = ".!?؟"
 _STRIP = " \t\r\n.،,؛;:-–—_*"
 _DOUBLE_FINDER = re.compile("[" + re.escape(_DOUBLE_MARKS) + "]")
 _SINGLE_FINDER = re.compile("[" + re.escape(_SINGLE_MARKS) + "]")
+_SHORT_MARKED = re.compile(r"[^\"«»“”\n.،,:؛]{1,30}[\"»”]")  # a name closed within 30 characters
 _GLUED_STOP = re.compile(r"(?<=[^\W\d_]{3})[ »”\"]?\.(?=\s*[^\W\d_])")
 
 
@@ -222,10 +167,18 @@ def _speaker_text(text: str, span: tuple[int, int], mentions: Sequence[Mention])
     for kind in ("PER", "ORG"):
         for mention in overlapping:
             if mention.type == kind:
-                return mention.text
+                return _without_lam(mention.text)
     if overlapping:
-        return overlapping[0].text
-    return text[span[0] : span[1]]
+        return _without_lam(overlapping[0].text)
+    return _without_lam(text[span[0] : span[1]])
+
+
+def _without_lam(phrase: str) -> str:
+    """The phrase without a leading لـ before ال, which is written لل and hides the ا: "وفقا
+    للصحيفة" names الصحيفة. The speaker text is then not a slice of the article (its span is)."""
+    if phrase.startswith("لل") and len(phrase) > 4:
+        return "ا" + phrase[1:]
+    return phrase
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,11 +214,14 @@ def _paragraph(text: str, start: int, end: int, settings: QuoteSettings) -> list
         cand = _indirect(text, toks, bases, i, sents, openers, end, settings)
         if cand is not None:
             indirect.append(cand)
-        elif bases[i] not in _PARTICIPLES and (bases[i] in _STATEMENT_VERBS or _is_verb(bases[i], True)):
+        elif bases[i] not in PARTICIPLES and (bases[i] in STATEMENT_VERBS or _is_verb(bases[i], True)):
             span = _subject(text, toks, bases, i + 1, len(toks), end, settings, with_object=True)
             if span is not None:
                 events.append(_Candidate(span[0], span[1], False, span, False, toks[i].start, quote=False))
     indirect = _split_and_prune(indirect, toks, bases, text)
+    marked = [(d.start, d.end) for d in direct]
+    for ind in indirect:
+        ind.end = _clause_end(text, toks, bases, starts, ind.start, ind.end, marked)
     # A direct quote that opens the reported clause (قال إن "...") is that clause. One whose own
     # verb starts a new statement inside the clause (، وقال "...") ends it; other direct quotes
     # nested inside a reported clause are part of it.
@@ -291,9 +247,12 @@ def _paragraph(text: str, start: int, end: int, settings: QuoteSettings) -> list
 def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """textnorm sentences, also cut at every full stop after a word of three letters or more
     and before a word (نفطية .وقال، بأكمله . من جهته): textnorm keeps a sentence open inside a
-    quotation, and pages that write » ... « leave it open after the quote has ended."""
+    quotation, and pages that write » ... « leave it open after the quote has ended. Not cut at a
+    semicolon: in news prose it joins a reason or a consequence to the same statement."""
     out: list[tuple[int, int]] = []
     for s, e in sentences(text, start, end):
+        if out and text[out[-1][0] : out[-1][1]].rstrip().endswith(("؛", ";")):
+            s = out.pop()[0]  # a semicolon goes on with the same statement (أكد أن ...؛ كون ...)
         for m in _GLUED_STOP.finditer(text, s, e):
             out.append((s, m.end()))
             s = m.end()
@@ -305,7 +264,7 @@ def _base(norm: str) -> str:
     """The token without a leading و/ف conjunction when the rest is a known trigger."""
     if len(norm) > 2 and norm[0] in "وف":
         rest = norm[1:]
-        if rest in _SPEECH_VERBS or rest in _PARTICIPLES or rest in _ATTRIBUTIONS or rest in _STATEMENT_VERBS:
+        if rest in SPEECH_VERBS or rest in PARTICIPLES or rest in ATTRIBUTIONS or rest in STATEMENT_VERBS:
             return rest
     return norm
 
@@ -363,9 +322,9 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _is_verb(base: str, for_marks: bool) -> bool:
-    if base in _PARTICIPLES:
+    if base in PARTICIPLES:
         return True
-    return base in _SPEECH_VERBS and not (for_marks and base in _AMBIGUOUS_VERBS)
+    return base in SPEECH_VERBS and not (for_marks and base in AMBIGUOUS_VERBS)
 
 
 def _direct(
@@ -398,20 +357,22 @@ def _direct(
     introduced = False
     nested = False
     verb, splits = -1, False
-    if before and (bases[before[-1]] in _TITLE_WORDS
-                   or (len(before) > 1 and bases[before[-1]] == "في" and bases[before[-2]] in _TITLE_WORDS)):
+    if before and (bases[before[-1]] in TITLE_WORDS
+                   or (len(before) > 1 and bases[before[-1]] == "في" and bases[before[-2]] in TITLE_WORDS)):
         return None
     for n, k in enumerate(reversed(before)):
         if _is_verb(bases[k], for_marks=True) and n < settings.max_verb_gap_words:
             introduced = True
             verb, splits = toks[k].start, _starts_statement(text, toks, bases, k)
             between = [j for j in before if j > k]
-            comps = [j for j in between if bases[j] in _COMPLEMENTISERS or bases[j] == "الي"]
+            comps = [j for j in between if bases[j] in COMPLEMENTISERS or bases[j] == "الي"]
             # A complementiser between verb and mark means the marks sit inside reported speech,
             # unless the mark opens the reported clause itself.
-            if comps and any(j > comps[0] for j in between if bases[j] not in _COMPLEMENTISERS):
+            if comps and any(j > comps[0] for j in between if bases[j] not in COMPLEMENTISERS):
                 nested = True
             speaker = _subject(text, toks, bases, k + 1, comps[0] if comps else first, opener, settings)
+            if speaker is None and toks[k].norm == bases[k] and bases[k] not in PARTICIPLES:
+                speaker = _subject_before(text, toks, bases, k, settings)
             break
     if not introduced and closed:
         introduced, speaker = _verb_after(text, toks, bases, starts, closer + 1, settings)
@@ -428,7 +389,7 @@ def _direct(
 def _starts_statement(text: str, toks: list[Token], bases: list[str], k: int) -> bool:
     """Whether the verb at ``k`` opens a new statement (وأضاف، ، قال، لكنه أشار) rather than being
     part of what another speaker reported (قال إن الوزير أكد أن ...)."""
-    if toks[k].norm != bases[k] or bases[k] in _PARTICIPLES or bases[k] in _ATTRIBUTIONS:
+    if toks[k].norm != bases[k] or bases[k] in PARTICIPLES or bases[k] in ATTRIBUTIONS:
         return True
     lo = toks[max(0, k - 6)].start
     return any(ch in text[lo : toks[k].start] for ch in "،,")
@@ -447,7 +408,7 @@ def _verb_after(
     k = bisect.bisect_left(starts, j)
     if k >= len(toks) or toks[k].start != j or not _is_verb(bases[k], for_marks=True):
         return False, None
-    if bases[k] in _PARTICIPLES:
+    if bases[k] in PARTICIPLES:
         return False, None
     if toks[k].norm.startswith("و") and bases[k] != toks[k].norm:
         return False, None  # "«...» وأضاف" starts the next statement
@@ -478,15 +439,17 @@ def _subject(
             gap = text[toks[chosen[-1]].end : tok.start]
             if any(ch in gap for ch in _ENDS + "،,:؛(\"«»“”'\n"):
                 break
-        elif any(ch in text[toks[first - 1].end : tok.start] for ch in "،,:؛(\"«»“”\n"):
-            break
+        elif any(ch in text[toks[first - 1].end : tok.start] for ch in "،,:؛(»”\n") or (
+                any(ch in text[toks[first - 1].end : tok.start] for ch in "\"«“")
+                and not _SHORT_MARKED.match(text, tok.start)):
+            break  # a name in marks may be the subject (نشرت «عكاظ» أن), not a quote's first words
         norm = tok.norm
-        if norm == "علي" and chosen and toks[chosen[-1]].norm in _NAME_LINKS:
+        if norm == "علي" and chosen and toks[chosen[-1]].norm in NAME_LINKS:
             chosen.append(k)
             continue
-        if with_object and chosen and norm.startswith("ب") and norm not in ("باسم", "بن"):
-            break
-        if (norm in _SUBJECT_STOPS or norm.startswith(_SUBJECT_STOP_PREFIXES) or norm in _COMPLEMENTISERS
+        if with_object and norm.startswith("ب") and norm not in ("باسم", "بن"):
+            break  # "طالب بضرورة ..." has no subject after the verb: the object comes first
+        if (norm in SUBJECT_STOPS or norm.startswith(SUBJECT_STOP_PREFIXES) or norm in COMPLEMENTISERS
                 or _is_verb(bases[k], for_marks=False)):
             break
         chosen.append(k)
@@ -495,6 +458,51 @@ def _subject(
     if not chosen:
         return None
     return toks[chosen[0]].start, toks[chosen[-1]].end
+
+
+def _subject_before(
+    text: str, toks: list[Token], bases: list[str], i: int, settings: QuoteSettings,
+) -> tuple[int, int] | None:
+    """Span of a subject written before the verb at ``i``, or None.
+
+    Two shapes only: a relative clause (المتحدث مبارك العصيمي الذي أكد أن) and a subject that
+    opens the clause (، وكانت بريطانيا أعلنت أن / «...». الأمير خالد الفيصل صرح: أن). Anything
+    else before a bare verb (وفي المقابل أكد، إلا أنه أعلن) is no subject, and the speaker is
+    carried over.
+    """
+    k = i - 1
+    if k < 0 or _punctuated(text, toks[k].end, toks[i].start):
+        return None
+    relative = toks[k].norm in RELATIVES
+    if relative:
+        k -= 1
+        if k < 0 or _punctuated(text, toks[k].end, toks[k + 1].start):
+            return None
+    chosen: list[int] = []
+    opened = False  # the walk reached punctuation, the paragraph start or كان: the phrase opens the clause
+    while k >= 0:
+        norm = toks[k].norm
+        core = norm[1:] if len(norm) > 2 and norm[0] in "وف" else norm
+        if norm in BEFORE_STOPS or core in BEFORE_STOPS or norm in COMPLEMENTISERS or any(
+                ch.isdigit() for ch in norm) or _is_verb(bases[k], False) or bases[k] in STATEMENT_VERBS:
+            opened = core in ("كان", "كانت", "كانوا")
+            break
+        chosen.append(k)
+        if len(chosen) > settings.max_subject_words:
+            return None
+        if k == 0 or _punctuated(text, toks[k - 1].end, toks[k].start):
+            opened = True
+            break
+        k -= 1
+    if not chosen or not (opened or relative):
+        return None
+    first, last = toks[chosen[-1]], toks[chosen[0]]
+    start = first.start + (1 if first.norm[:3] in ("وال", "فال") else 0)  # والمدير -> المدير
+    return start, last.end
+
+
+def _punctuated(text: str, start: int, end: int) -> bool:
+    return any(ch in text[start:end] for ch in _ENDS + "،,:؛()\"«»“”\n")
 
 
 class _Sentences:
@@ -533,14 +541,14 @@ def _indirect(
     openers: set[int], par_end: int, settings: QuoteSettings,
 ) -> _Candidate | None:
     base = bases[i]
-    if base in _ATTRIBUTIONS:
+    if base in ATTRIBUTIONS:
         return _attribution(text, toks, bases, i, sents, settings)
-    if base in _POSTPOSED_LEADS or (base == "ما" and i > 0 and toks[i - 1].norm in ("هذا", "وهذا", "وهو")):
+    if base in POSTPOSED_LEADS or (base == "ما" and i > 0 and toks[i - 1].norm in ("هذا", "وهذا", "وهو")):
         return _postposed(text, toks, bases, i, sents, settings)
     if not _is_verb(base, for_marks=False):
         return None
     sent_end = _sentence_end(sents, toks[i].start, par_end)
-    participle = base in _PARTICIPLES
+    participle = base in PARTICIPLES
     splits = _starts_statement(text, toks, bases, i)
     # Find the complementiser (or a colon without marks) that opens the reported clause.
     for k in range(i + 1, min(len(toks), i + 2 + settings.max_verb_gap_words)):
@@ -552,23 +560,32 @@ def _indirect(
             return None  # a direct quote or another verb comes first
         if ":" in text[gap_start : toks[k].start] and not participle:
             speaker = _subject(text, toks, bases, i + 1, k, gap_start, settings)
+            if speaker is None and toks[i].norm == base:
+                speaker = _subject_before(text, toks, bases, i, settings)
             clause_start = toks[k].start
-            if bases[k] in _BARE_COMPLEMENTISERS and k + 1 < len(toks):
+            if bases[k] in BARE_COMPLEMENTISERS and k + 1 < len(toks):
                 clause_start = toks[k + 1].start
             c_start, c_end = _trim(text, clause_start, sent_end)
             if c_end - c_start < 2:
                 return None
             return _Candidate(c_start, c_end, False, speaker, True, toks[i].start, toks[i].start, splits)
-        if bases[k] not in _COMPLEMENTISERS and bases[k] != "فان":
+        if bases[k] not in COMPLEMENTISERS and bases[k] != "فان":
+            continue
+        if toks[k - 1].norm in NOT_COMPLEMENTISING:
             continue
         if participle and k - i > 3:
             return None
         # "أكد على أهمية أن ..." is a verb with an object, not a reported clause.
         for j in range(i + 1, k - 1):
-            if bases[j] in ("علي", "عن", "من", "في") and toks[j + 1].norm.startswith(_OBJECT_HEADS):
+            if bases[j] in ("علي", "عن", "من", "في") and toks[j + 1].norm.startswith(OBJECT_HEADS):
                 return None
         speaker = None if participle else _subject(text, toks, bases, i + 1, k, toks[k].start, settings)
-        if bases[k] in _BARE_COMPLEMENTISERS:
+        relayed = next((j for j in range(i + 1, k) if toks[j].norm in ("عن", "عنه", "عنها", "عنهم")), None)
+        if base in RELAY_VERBS and relayed is not None:
+            speaker = _subject(text, toks, bases, relayed + 1, k, toks[k].start, settings)
+        elif speaker is None and not participle and toks[i].norm == base:
+            speaker = _subject_before(text, toks, bases, i, settings)
+        if bases[k] in BARE_COMPLEMENTISERS:
             if k + 1 >= len(toks):
                 return None
             clause_start = toks[k + 1].start
@@ -592,7 +609,7 @@ def _postposed(
     norm = toks[k].norm
     stem = norm[:-1] if norm.endswith("ه") and len(norm) > 3 else norm
     stem = _base(stem)
-    if not (_is_verb(stem, for_marks=False) or stem in _PUBLISH_VERBS or norm in _PUBLISH_VERBS):
+    if not (_is_verb(stem, for_marks=False) or stem in PUBLISH_VERBS or norm in PUBLISH_VERBS):
         return None
     first = k + 1
     if stem in ("جاء", "ورد") and first < len(toks) and toks[first].norm == "في":
@@ -633,10 +650,12 @@ def _attribution(
             if first >= len(toks):
                 return None
             head, head_norm = toks[first], toks[first].norm
+        elif head_norm.startswith("لل"):
+            head_norm = "ال" + head_norm[2:]  # للصحيفة: the speaker text gets its ال back below
         else:
             skip = 1
-            head_norm = "ال" + head_norm[2:] if head_norm.startswith("لل") else head_norm[1:]
-    if head_norm not in _SOURCE_HEADS:
+            head_norm = head_norm[1:]
+    if head_norm not in SOURCE_HEADS:
         return None
     sent_start = _sentence_start(sents, toks[i].start, toks[i].start)
     sent_end = _sentence_end(sents, toks[i].start, toks[-1].end)
@@ -652,7 +671,7 @@ def _attribution(
     lead = [t for t in toks if sent_start <= t.start < toks[i].start]
     if len(lead) <= 1:  # "وبحسب المصادر، فإن ..." : the clause follows the source
         clause = toks[span_end].start if span_end < len(toks) else sent_end
-        if span_end < len(toks) and toks[span_end].norm in _BARE_COMPLEMENTISERS and span_end + 1 < len(toks):
+        if span_end < len(toks) and toks[span_end].norm in BARE_COMPLEMENTISERS and span_end + 1 < len(toks):
             clause = toks[span_end + 1].start
         c_start, c_end = _trim(text, clause, sent_end)
     else:
@@ -680,6 +699,29 @@ def _split_and_prune(
                 out.pop()
         out.append(cand)
     return [c for c in out if c.end > c.start]
+
+
+def _clause_end(
+    text: str, toks: list[Token], bases: list[str], starts: list[int], start: int, end: int,
+    marked: Sequence[tuple[int, int]],
+) -> int:
+    """End of a reported clause cut where, after a comma, a new statement starts: a speech
+    participle even without a complementiser (، مشيراً إلى دور ...), or و + a speech verb or a verb
+    of restating (، وأجمعوا على أن، وأعاد زيكو ... التأكيد). Those are the speaker's (or someone
+    else's) next statement, not part of what was reported. Words inside quote marks (``marked``)
+    are the quoted person's own and cut nothing."""
+    k = bisect.bisect_right(starts, start)
+    while k < len(toks) and toks[k].start < end:
+        tok, base = toks[k], bases[k]
+        if any(a <= tok.start < b for a, b in marked):
+            k += 1
+            continue
+        gap = text[toks[k - 1].end : tok.start]
+        if ("،" in gap or "," in gap) and (base in PARTICIPLES or (
+                tok.norm != base and tok.norm[0] == "و" and base in NEW_STATEMENT_VERBS)):
+            return _trim(text, start, tok.start)[1]
+        k += 1
+    return end
 
 
 # ---------------------------------------------------------------------------------------------

@@ -161,3 +161,77 @@ def test_quotes_stay_inside_one_paragraph_and_match_their_span(pieces: list[str]
         assert text[start:end] == quote.text
         assert "\n" not in quote.text
         assert end - start <= cap.max_quote_chars
+
+
+# --- rules added after the held-out evaluation (docs/quotes.md, "Held-out evaluation") ----------
+
+
+def test_adverb_after_the_verb_is_not_the_speaker() -> None:
+    text = ("وقال رئيس النادي خالد العمري إن الفريق جاهز للموسم. "
+            "وأعلن بعدها بثلاثة أيام أنه سيترك منصبه. وأكدت مسبقا أن القرار نهائي.")
+    assert [(q.text, q.speaker_text) for q in extract_quotes(_article(text))] == [
+        ("الفريق جاهز للموسم", "رئيس النادي خالد العمري"),
+        ("أنه سيترك منصبه", "رئيس النادي خالد العمري"),
+        ("القرار نهائي", "رئيس النادي خالد العمري"),
+    ]
+
+
+def test_his_saying_after_the_verb_carries_the_speaker() -> None:
+    text = ("وقال المدرب سامي الجابر: «اللاعبون قدموا مباراة كبيرة اليوم».\n"
+            "وتابع قوله «سنعود أقوى في المباراة المقبلة بإذن الله»")
+    assert [q.speaker_text for q in extract_quotes(_article(text))] == ["المدرب سامي الجابر"] * 2
+
+
+def test_speaker_named_before_the_verb_in_a_relative_clause_or_opening_the_clause() -> None:
+    text = ("وصدر البيان عن مدير التعليم سعد الحربي الذي أكد أن المدارس جاهزة، موضحا أن الكتب وصلت.\n"
+            "وكانت الوزارة أعلنت أن الدراسة تبدأ الأحد.")
+    assert _found(text) == [
+        ("المدارس جاهزة", "مدير التعليم سعد الحربي", False),
+        ("الكتب وصلت", "مدير التعليم سعد الحربي", False),
+        ("الدراسة تبدأ الأحد", "الوزارة", False),
+    ]
+    # A word before a bare verb that does not open the clause is no subject.
+    assert _found("وفي المقابل أكد أن الأسعار مستقرة.") == [("الأسعار مستقرة", None, False)]
+
+
+def test_condemning_verbs_set_the_speaker_and_an_object_is_not_one() -> None:
+    text = ("وقال المحافظ إن الطرق آمنة. واستنكر مدير الشرطة العقيد فهد الزهراني، الحادث، مؤكدا أن "
+            "الجناة سيحاسبون. وطالب بضرورة مبادرة رجال الأعمال، مشيرا إلى أن الدعم مطلوب.")
+    assert [(q.text, q.speaker_text) for q in extract_quotes(_article(text))] == [
+        ("الطرق آمنة", "المحافظ"),
+        ("الجناة سيحاسبون", "مدير الشرطة العقيد فهد الزهراني"),
+        ("الدعم مطلوب", "مدير الشرطة العقيد فهد الزهراني"),
+    ]
+
+
+def test_lam_before_al_is_given_back_its_al_in_the_speaker() -> None:
+    text = "وتعاقد النادي مع المهاجم الجديد لمدة ثلاثة مواسم. ووفقا للصحيفة فإن قيمة العقد بلغت مليون دولار."
+    assert _found(text) == [("قيمة العقد بلغت مليون دولار", "الصحيفة", False)]
+
+
+def test_clause_ends_where_a_new_statement_starts_and_goes_on_past_a_semicolon() -> None:
+    text = ("وأكد المدرب أن الفوز مستحق؛ كون الفريق لعب بتركيز عال، وأجمعوا على أن الحكم كان ممتازا. "
+            "وأوضح الرئيس أن الملعب جاهز، مشيرا إلى دور الجماهير في النجاح.")
+    assert _found(text) == [
+        ("الفوز مستحق؛ كون الفريق لعب بتركيز عال", "المدرب", False),
+        ("الحكم كان ممتازا", "المدرب", False),
+        ("الملعب جاهز", "الرئيس", False),
+    ]
+
+
+def test_reported_findings_and_written_statements_are_quotes() -> None:
+    text = ("وقد أظهرت دراسة حديثة أن النوم المبكر يحسن الذاكرة. "
+            "ونقلت وكالة الأنباء عن الوزير قوله إن المفاوضات مستمرة. "
+            "وكتب المواطن في رسالته أن الخدمة تحسنت كثيرا. "
+            "كما نشرت «الوطن» أمس: أن المشروع سيكتمل قريبا.")
+    assert _found(text) == [
+        ("النوم المبكر يحسن الذاكرة", "دراسة حديثة", False),
+        ("المفاوضات مستمرة", "الوزير", False),
+        ("الخدمة تحسنت كثيرا", "المواطن", False),
+        ("المشروع سيكتمل قريبا", "الوطن", False),
+    ]
+
+
+def test_but_that_is_not_the_verbs_complementiser() -> None:
+    text = "ونقل الحارثي شكوى التجار من السوق رغم الجهود إلا أن المدينة تستحق سوقا أفضل."
+    assert _found(text) == []

@@ -152,10 +152,12 @@ def test_quotes_against_gold(shared_data: Path) -> None:
 
 
 # Held-out set: labelled after the rules were frozen, on articles the rules never saw (docs/quotes.md,
-# "Held-out evaluation"). Floors sit a little under the measured P 0.945, R 0.910, exact 0.926,
-# speaker 0.843; the gap to the development-set floors above is the honest cost of unseen text.
+# "Held-out evaluation"). Measured before any rule was changed after reading it: P 0.945, R 0.910,
+# exact 0.926, speaker 0.843 (the unbiased estimate). The rules were then fixed for the errors it
+# showed (P 0.978, R 0.985, exact 0.962, speaker 0.969), so it is no longer untouched: the floors
+# sit just under the new values and guard against regressions, not as a measure of unseen text.
 HELDOUT = Path(__file__).resolve().parent / "quotes_heldout.jsonl"
-HELDOUT_FLOORS = {"precision": 0.90, "recall": 0.87, "exact": 0.88, "speaker": 0.80}
+HELDOUT_FLOORS = {"precision": 0.96, "recall": 0.97, "exact": 0.94, "speaker": 0.95}
 
 
 @pytest.mark.eval
