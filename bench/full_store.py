@@ -62,6 +62,7 @@ def main() -> None:
 
         def mark(name: str) -> None:
             marks.append((name, time.perf_counter(), time.process_time()))
+            print(f"{time.strftime('%H:%M:%S')} {name} ({marks[-1][2] - cpu0:.0f} CPU s so far)", flush=True)
 
         analysis = pipeline.analyze(stored, settings, on_stage=mark)
         mark("report and save")

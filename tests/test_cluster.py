@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from rasd.cluster import ClusterSettings, StoryClusterer, article_terms, cluster, fit_doc_freq, similarity
+from rasd.cluster import ClusterSettings, StoryClusterer, article_terms, cluster, fit_doc_freq, similarity, weigh
 from rasd.models import Article, Block, DuplicateSet
 
 # Three stories written for these tests: a fire in a Jeddah hotel (two days, two reports a day),
@@ -205,3 +205,35 @@ def test_an_old_article_added_late_does_not_hide_recent_ones() -> None:
     stories = clusterer.stories()
     assert story_of(stories, "fire-1a").articles == ("fire-1a", "fire-1b")
     assert story_of(stories, "old-fire").articles == ("old-fire",)
+
+
+def test_title_words_count_title_boost_times_whole_or_fractional() -> None:
+    # An integral boost repeats the title's words before one count; a fractional one multiplies.
+    title, body = "حريق في فندق جدة", "اندلع حريق في فندق بحي الروضة"
+    text = title + "\n\n" + body
+    blocks = (Block(0, len(title), "title"), Block(len(title) + 2, len(text), "body"))
+    article = Article(id="a", text=text, blocks=blocks)
+    whole = article_terms(article, replace(ClusterSettings(), title_boost=3.0))
+    half = article_terms(article, replace(ClusterSettings(), title_boost=2.5))
+    assert list(whole) == list(half)  # the same terms, in the order of the text
+    fire = next(t for t in whole if whole[t] == 4)  # حريق: three times in the title, once in the body
+    assert half[fire] == 3.5
+    assert sorted(whole.values()) == [1, 1, 1, 3, 4, 4]  # جدة; اندلع, بحي, الروضة once; في is a stop word
+
+
+def test_marks_and_underscores_around_words_change_no_term() -> None:
+    plain = "أمير منطقة مكة يفتتح منتزه الردف"
+    marked = "\u200fأمير منطقة_مكة يفتتح منتزه الردف\u200f"
+    arts = [Article(id=i, text=t, blocks=(Block(0, len(t), "body"),)) for i, t in (("p", plain), ("m", marked))]
+    assert article_terms(arts[0], ClusterSettings()) == article_terms(arts[1], ClusterSettings())
+
+
+def test_vectors_are_unit_length_and_heaviest_first() -> None:
+    arts = corpus()
+    doc_freq = fit_doc_freq(arts)
+    for a in arts:
+        vec = weigh(article_terms(a, ClusterSettings()), doc_freq, ClusterSettings())
+        weights = list(vec.values())
+        assert weights == sorted(weights, reverse=True)
+        assert abs(sum(w * w for w in weights) - 1.0) < 1e-9
+        assert 0 < len(vec) <= ClusterSettings().vector_terms
