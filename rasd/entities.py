@@ -319,8 +319,13 @@ def link_entities(mentions: Sequence[Mention]) -> list[Entity]:
             merged[root(node)].extend(joined)
         gone = {id(m) for joined in split.values() for m in joined}
         merged[root(g)].extend(m for m in ms if id(m) not in gone)
-    merged = {g: ms for g, ms in merged.items() if ms}
-    entities = [_entity(t, ms, known) for (t, _), ms in merged.items()]
+    # Two groups can settle on the same displayed name (a split surname group next to the full
+    # name it joined elsewhere): the id is a hash of that name, so they are one entity.
+    by_id: dict[str, tuple[str, list[Mention]]] = {}
+    for (t, _), ms in merged.items():
+        if ms:
+            by_id.setdefault(_entity_id(t, _chosen_name(ms, known)), (t, []))[1].extend(ms)
+    entities = [_entity(t, ms, known, entity_id) for entity_id, (t, ms) in by_id.items()]
     entities.sort(key=lambda e: (-len(e.mentions), e.id))
     return entities
 
@@ -390,17 +395,26 @@ def _abbreviates(typ: str, short: tuple[str, ...], full: tuple[str, ...]) -> boo
     return n >= 2 and short[0] == full[0] and short[-1] == full[-1]  # first and last name
 
 
-def _entity(typ: str, ms: list[Mention], known: set[str]) -> Entity:
+def _chosen_name(ms: list[Mention], known: set[str]) -> str:
+    """The most frequent of the longest name forms (ties: the first in sorted order)."""
     forms = Counter(" ".join(name_words(m.text, known)) for m in ms)
     longest = max(len(f.split()) for f in forms)
-    name = min((f for f in forms if len(f.split()) == longest), key=lambda f: (-forms[f], f))
+    return min((f for f in forms if len(f.split()) == longest), key=lambda f: (-forms[f], f))
+
+
+def _entity_id(typ: str, name: str) -> str:
+    digest = hashlib.sha1(f"{typ}|{' '.join(word_key(w) for w in name.split())}".encode()).hexdigest()
+    return "e-" + digest[:12]
+
+
+def _entity(typ: str, ms: list[Mention], known: set[str], entity_id: str) -> Entity:
+    name = _chosen_name(ms, known)
     # The surface form shown is the most frequent original spelling of the chosen name.
     surfaces = Counter(m.text for m in ms if " ".join(name_words(m.text, known)) == name)
     shown = min(surfaces, key=lambda s: (-surfaces[s], s))
-    digest = hashlib.sha1(f"{typ}|{' '.join(word_key(w) for w in name.split())}".encode()).hexdigest()
     ordered = sorted(ms, key=lambda m: (m.article, m.span))
     return Entity(
-        id="e-" + digest[:12],
+        id=entity_id,
         type=typ,
         name=shown,
         aliases=tuple(sorted({m.text for m in ms})),

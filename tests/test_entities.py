@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rasd.entities import (
     find_mentions,
@@ -252,3 +254,21 @@ def test_organisation_head_rule_keeps_different_organisations_apart() -> None:
     ])
     groups = sorted(sorted(m.text for m in e.mentions) for e in ents)
     assert groups == [["الخارجية الأمريكية", "وزارة الخارجية الأمريكية"], ["الخارجية السعودية"]]
+
+
+_NAME_WORDS = ["جوزيف", "سيب", "بلاتر", "ميشيل", "بلاتيني", "حركة", "طالبان", "للفيفا", "الفيفا",
+               "عبد", "الفتاح", "عبدالفتاح", "السيسي", "الملا", "عمر", "منصور"]
+
+
+@given(st.lists(st.tuples(st.sampled_from(["a1", "a2", "a3"]), st.sampled_from(["PER", "ORG"]),
+                          st.lists(st.sampled_from(_NAME_WORDS), min_size=1, max_size=3)),
+                min_size=1, max_size=25))
+def test_entity_ids_are_unique_and_every_mention_kept(specs: list[tuple[str, str, list[str]]]) -> None:
+    # The store keys entities by id: two entities under one id would abort the save.
+    mentions = [Mention(article=a, text=" ".join(words), span=(i * 40, i * 40 + len(" ".join(words))), type=t)
+                for i, (a, t, words) in enumerate(specs)]
+    entities = link_entities(mentions)
+    ids = [e.id for e in entities]
+    assert len(ids) == len(set(ids))
+    kept = sorted((m.article, m.span) for e in entities for m in e.mentions)
+    assert kept == sorted((m.article, m.span) for m in mentions if name_key(m.text))
