@@ -81,6 +81,11 @@ def strip_prefix(norm: str) -> str:
 # Resources
 
 
+# Cached per distinct word: own features, features as seen from -2, -1, +1, +2, trigger class,
+# normalised form, prefix-free form.
+_Word = tuple[list[str], list[str], list[str], list[str], list[str], str, str, str]
+
+
 @dataclass(slots=True)
 class Resources:
     """The lexical resources features read; the training script builds fold-held-out copies."""
@@ -95,9 +100,11 @@ class Resources:
     word_roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: normalised word -> trigger class ("per", "loc", "org") of words that precede names
     triggers: dict[str, str] = field(default_factory=dict)
-    _cache: dict[str, tuple[list[str], list[str], list[str], list[str], list[str], str]] = field(
-        default_factory=dict
-    )
+    #: first word of a phrase -> length of the longest phrase it starts, per table, so that the
+    #: gazetteer scan skips at once the words that start no phrase (most of them)
+    starts: dict[str, int] = field(default_factory=dict)
+    auto_starts: dict[str, int] = field(default_factory=dict)
+    _cache: dict[str, _Word] = field(default_factory=dict)
 
     def index_phrases(self) -> None:
         roles: dict[str, set[str]] = {}
@@ -107,7 +114,18 @@ class Resources:
                 for j, w in enumerate(words):
                     roles.setdefault(w, set()).add(f"{tag}={typ}:{'B' if j == 0 else 'I'}")
         self.word_roles = {w: tuple(sorted(r)) for w, r in roles.items()}
+        self.starts = _phrase_starts(self.phrases)
+        self.auto_starts = _phrase_starts(self.auto)
         self._cache.clear()
+
+
+def _phrase_starts(table: dict[str, str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for phrase in table:
+        first, _, rest = phrase.partition(" ")
+        length = 1 + (rest.count(" ") + 1 if rest else 0)
+        out[first] = max(out.get(first, 0), length)
+    return out
 
 
 def load_resources(directory: Path) -> Resources:
@@ -151,10 +169,8 @@ def _shape(raw: str, norm: str) -> str:
     return "w"
 
 
-def _word_features(
-    raw: str, res: Resources
-) -> tuple[list[str], list[str], list[str], list[str], list[str], str]:
-    """(own features, features as seen from -2, -1, +1, +2, trigger class) of one word, cached."""
+def _word_features(raw: str, res: Resources) -> _Word:
+    """(own features, features as seen from -2, -1, +1, +2, trigger class, norm, prefix-free) of a word, cached."""
     cached = res._cache.get(raw)
     if cached is not None:
         return cached
@@ -213,22 +229,32 @@ def _word_features(
         ["+1" + f for f in ctx],
         ["+2" + f for f in far],
         trig or "",
+        norm,
+        pre,
     )
     if len(res._cache) < 500_000:  # bounded: a long-running process must not grow forever
         res._cache[raw] = out
     return out
 
 
-def _phrase_tags(norms: Sequence[str], phrases: dict[str, str], max_phrase: int) -> list[str | None]:
-    """Longest gazetteer match from each position, as BIO tags; the first word may carry clitics."""
+def _phrase_tags(
+    norms: Sequence[str], pres: Sequence[str], phrases: dict[str, str], starts: dict[str, int],
+    max_phrase: int,
+) -> list[str | None]:
+    """Longest gazetteer match from each position, as BIO tags; the first word may carry clitics.
+
+    ``pres`` are the prefix-free forms of ``norms``; ``starts`` bounds the phrase length per
+    first word (see :func:`_phrase_starts`).
+    """
     n = len(norms)
     out: list[str | None] = [None] * n
     i = 0
     while i < n:
-        first = strip_prefix(norms[i])
+        first = pres[i]
+        longest = min(starts.get(first, 0), max_phrase)
         best = 0
         best_type = ""
-        for length in range(min(max_phrase, n - i), 0, -1):
+        for length in range(min(longest, n - i), 0, -1):
             key = first if length == 1 else first + " " + " ".join(norms[i + 1 : i + length])
             typ = phrases.get(key)
             if typ is not None:
@@ -249,9 +275,10 @@ def sentence_features(
 ) -> list[list[str]]:
     n = len(words)
     per = [_word_features(w, res) for w in words]
-    norms = [p[0][1][2:] for p in per]
-    gaz = _phrase_tags(norms, res.phrases, settings.max_phrase)
-    auto = _phrase_tags(norms, res.auto, settings.max_phrase)
+    norms = [p[6] for p in per]
+    pres = [p[7] for p in per]
+    gaz = _phrase_tags(norms, pres, res.phrases, res.starts, settings.max_phrase)
+    auto = _phrase_tags(norms, pres, res.auto, res.auto_starts, settings.max_phrase)
     feats: list[list[str]] = []
     for i in range(n):
         f = list(per[i][0])
@@ -307,7 +334,7 @@ class Tagger:
         return list(self._crf.tag(sentence_features(words, self.resources, self.settings)))
 
     def _norm(self, word: str) -> str:
-        return _word_features(word, self.resources)[0][1][2:]
+        return _word_features(word, self.resources)[6]
 
     def tag_document(self, sentences_words: Sequence[Sequence[str]]) -> list[list[str]]:
         """Tag each sentence, then make the document consistent (see :func:`make_consistent`)."""
@@ -367,16 +394,26 @@ def make_consistent(
     rest, and the most frequent type wins; a repeat that overlaps any tagged word is left alone.
     With ``surnames``, the last word of a person's full name (جيسون رضايان) is a name too.
     """
+    # Each word is normalised once, and each distinct form stripped once.
+    all_norms = [[norm(w) for w in words] for words in sentences_words]
+    pre_of: dict[str, str] = {}
+
+    def pre(form: str) -> str:
+        p = pre_of.get(form)
+        if p is None:
+            p = pre_of[form] = strip_prefix(form)
+        return p
+
     votes: dict[tuple[str, ...], dict[str, int]] = {}
     last_words: dict[tuple[str, ...], str] = {}
-    for words, tags in zip(sentences_words, tagged, strict=True):
+    for norms, tags in zip(all_norms, tagged, strict=True):
         for s, e, typ in spans_from_bio(tags):
-            key = _name_key([norm(w) for w in words[s:e]])
+            key = (pre(norms[s]), *norms[s + 1 : e])
             if sum(len(k) for k in key) >= min_chars:
                 votes.setdefault(key, {}).setdefault(typ, 0)
                 votes[key][typ] += 1
             if surnames and typ in ("PERS", "PER") and e - s >= 2:
-                last = (strip_prefix(norm(words[e - 1])),)
+                last = (pre(norms[e - 1]),)
                 if len(last[0]) >= min_chars:
                     last_words[last] = typ
     if not votes:
@@ -384,18 +421,20 @@ def make_consistent(
     best = {k: max(v.items(), key=lambda kv: kv[1])[0] for k, v in votes.items()}
     for k, typ in last_words.items():
         best.setdefault(k, typ)
-    by_len = sorted({len(k) for k in best}, reverse=True)
-    for words, tags in zip(sentences_words, tagged, strict=True):
-        norms = [norm(w) for w in words]
+    # A name can only start at a word that is the first word of some key.
+    longest: dict[str, int] = {}
+    for k in best:
+        longest[k[0]] = max(longest.get(k[0], 0), len(k))
+    for norms, tags in zip(all_norms, tagged, strict=True):
         i = 0
-        while i < len(words):
+        n = len(norms)
+        while i < n:
             if tags[i] != "O":
                 i += 1
                 continue
-            for length in by_len:
-                if i + length > len(words):
-                    continue
-                key = (strip_prefix(norms[i]), *norms[i + 1 : i + length])
+            first = pre(norms[i])
+            for length in range(min(longest.get(first, 0), n - i), 0, -1):
+                key = (first, *norms[i + 1 : i + length])
                 typ = best.get(key)
                 if typ is not None and all(t == "O" for t in tags[i : i + length]):
                     tags[i] = "B-" + typ
