@@ -6,6 +6,12 @@ measures CPU per article on a large sample); then a loopback HTTP server serves 
 next SaudiNewsNet articles to them at random moments while a Watcher polls every 30 s.
 
     .venv/bin/python bench/watch_latency.py [--store 2000] [--new 120] [--seconds 180]
+    .venv/bin/python bench/watch_latency.py --from-db bench/results/saudinewsnet.db [--new 120]
+
+With ``--from-db`` the store is a copy of an analysed store (bench/full_store.py builds one from all
+of SaudiNewsNet with the batch pipeline): its newest ``--new`` articles are taken out of the copy
+(with every analysis row about them) and published through the feeds instead, so start-up is the
+incremental pipeline rebuilding its state from a big store that another program analysed.
 
 All feeds are on one loopback host, so the per-host politeness interval is set to 0 here (real feeds
 sit on many hosts). Prints a table and writes bench/results/watch_latency.json.
@@ -18,6 +24,7 @@ import json
 import platform
 import random
 import resource
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -41,8 +48,10 @@ from rasd.watch import CycleReport, Watcher, WatchSettings, add_feed
 
 
 def published(record: dict[str, str]) -> str | None:
+    # SaudiNewsNet's extraction times are Saudi time; a held-out stored article's time is kept as
+    # the store has it (naive, which the stages read as UTC).
     try:
-        return parse_published(record.get("date_extracted", "").replace(" ", "T") + "+03:00")
+        return parse_published(record.get("date_extracted", "").replace(" ", "T") + record.get("tz", "+03:00"))
     except ValueError:
         return None
 
@@ -54,6 +63,65 @@ def to_article(record: dict[str, str]) -> Article | None:
         return None
     return make_article(f"{title}\n\n{body}" if title else body, title=title or None, source=record.get("source"),
                         url=record.get("url"), published=published(record))
+
+
+def copy_store(source: Path, target: Path) -> None:
+    """A consistent copy of a store that may be open elsewhere (SQLite's online backup)."""
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    dst = sqlite3.connect(target)
+    with dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+
+
+def hold_out(store: Store, n: int) -> list[dict[str, str]]:
+    """Take the newest ``n`` articles out of an analysed store, as if they had not arrived yet.
+
+    Their rows go from every table; the stories they were in lose them (a story left empty goes),
+    so the store is what an analysis of the other articles would have left, give or take the
+    clustering of those stories. Returns them as SaudiNewsNet-like records for the feeds.
+    """
+    rows = store.query("SELECT id, title, source, published FROM articles WHERE published IS NOT NULL"
+                       " ORDER BY published DESC, id DESC LIMIT ?", (n,))
+    ids = [r["id"] for r in rows]
+    gone = set(ids)
+    records = []
+    for row in reversed(rows):
+        article = store.article(row["id"])
+        assert article is not None
+        records.append({"title": row["title"] or "", "content": article.body_text(), "source": row["source"] or "",
+                        "date_extracted": (row["published"] or "").replace("T", " ")[:19], "tz": "+00:00"})
+    marks = ",".join("?" * len(ids))
+    with store.transaction() as db:
+        touched = [r[0] for r in db.execute(
+            f"SELECT DISTINCT story_id FROM story_articles WHERE article_id IN ({marks})", ids)]
+        for table, column in (("story_articles", "article_id"), ("mentions", "article_id"), ("quotes", "article_id"),
+                              ("dates", "article_id"), ("processed", "article_id"), ("reuse_links", "source"),
+                              ("reuse_links", "target"), ("articles_fts", "id"), ("articles", "id")):
+            db.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", ids)
+        for set_id, members in db.execute("SELECT id, articles FROM duplicate_sets").fetchall():
+            left = [a for a in json.loads(members) if a not in gone]
+            if len(left) < len(json.loads(members)):
+                if len(left) < 2:
+                    db.execute("DELETE FROM duplicate_sets WHERE id = ?", (set_id,))
+                else:
+                    db.execute("UPDATE duplicate_sets SET articles = ? WHERE id = ?", (json.dumps(left), set_id))
+        for story_id in touched:
+            (data,) = db.execute("SELECT data FROM stories WHERE id = ?", (story_id,)).fetchone()
+            story = json.loads(data)
+            story["articles"] = [a for a in story["articles"] if a not in gone]
+            if not story["articles"]:
+                db.execute("DELETE FROM stories WHERE id = ?", (story_id,))
+                continue
+            for event in story["events"]:
+                event["articles"] = [a for a in event["articles"] if a not in gone]
+            story["events"] = [e for e in story["events"] if e["articles"]]
+            story["summary"] = [x for x in story["summary"] if x["article"] not in gone]
+            story["timeline"] = [x for x in story["timeline"] if x["article"] not in gone]
+            db.execute("UPDATE stories SET size = ?, data = ? WHERE id = ?",
+                       (len(story["articles"]), json.dumps(story, ensure_ascii=False), story_id))
+    return records
 
 
 class Feeds:
@@ -130,33 +198,52 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=180, help="how long items keep appearing")
     parser.add_argument("--feeds", type=int, default=50)
     parser.add_argument("--every", type=float, default=30.0)
+    parser.add_argument("--from-db", type=Path, default=None,
+                        help="start from a copy of this analysed store; its newest --new articles are published")
     args = parser.parse_args()
     rng = random.Random(7)
 
-    source = (a for a in ((r, to_article(r)) for r in records()) if a[1] is not None)
-    stored = [next(source)[1] for _ in range(args.store)]
-    fresh = [next(source)[0] for _ in range(args.new)]
     fetch = FetchSettings(timeout_s=10, min_interval_per_host_s=0.0, user_agent="rasd-bench/0.1")
     settings = Settings(fetch=fetch)
-    results: dict[str, object] = {"stored_articles": args.store, "feeds": args.feeds, "poll_every_s": args.every}
-    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
-        store.upsert_articles([a for a in stored if a is not None])
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        batches = IncrementalPipeline(store, settings).process_pending()
-        cpu_fill, wall_fill = time.process_time() - cpu0, time.perf_counter() - wall0
-        n_fill = sum(len(b.articles) for b in batches)
-        results["backlog"] = {"articles": n_fill, "cpu_ms_per_article": round(1000 * cpu_fill / n_fill, 1),
-                              "wall_s": round(wall_fill, 1)}
+    results: dict[str, object] = {"feeds": args.feeds, "poll_every_s": args.every}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.db"
+        if args.from_db is not None:
+            copy_store(args.from_db, path)
+        store = Store(path)
+        if args.from_db is not None:
+            fresh = hold_out(store, args.new)
+            results["from_db"] = str(args.from_db)
+            n_fill = 0
+        else:
+            source = (a for a in ((r, to_article(r)) for r in records()) if a[1] is not None)
+            stored = [next(source)[1] for _ in range(args.store)]
+            fresh = [next(source)[0] for _ in range(args.new)]
+            store.upsert_articles([a for a in stored if a is not None])
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            batches = IncrementalPipeline(store, settings).process_pending()
+            cpu_fill, wall_fill = time.process_time() - cpu0, time.perf_counter() - wall0
+            n_fill = sum(len(b.articles) for b in batches)
+            results["backlog"] = {"articles": n_fill, "cpu_ms_per_article": round(1000 * cpu_fill / n_fill, 1),
+                                  "wall_s": round(wall_fill, 1)}
+        results["stored_articles"] = store.count_articles()
 
         feeds = Feeds(args.feeds)
         httpd = serve(feeds)
+        # Held-out articles go out under their own outlet's name (reuse direction reads outlets).
+        outlets = sorted({r.get("source") or "" for r in fresh}) if args.from_db is not None else []
+        names = [outlets[i % len(outlets)] if outlets else f"feed {i}" for i in range(args.feeds)]
         for i in range(args.feeds):
-            add_feed(store, f"{feeds.base}/feed{i}.xml", f"feed {i}")
+            add_feed(store, f"{feeds.base}/feed{i}.xml", names[i])
+        feeds_of = {name: [i for i in range(args.feeds) if names[i] == name] for name in set(names)}
         start_cpu, start_wall = time.process_time(), time.perf_counter()
         watcher = Watcher(store, settings, WatchSettings(every_s=args.every, workers=4), fetcher=Fetcher(fetch))
         results["startup_rebuild_s"] = round(watcher.pipeline.rebuild_seconds, 2)
         results["startup_cpu_s"] = round(time.process_time() - start_cpu, 2)
         results["startup_wall_s"] = round(time.perf_counter() - start_wall, 2)
+        results["restored"] = watcher.pipeline.restored
+        results["startup_cpu_by_step_s"] = {k: round(v, 2) for k, v in watcher.pipeline.rebuild_cpu.items()}
+        results["startup_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
         process_cpu = [0.0, 0]
         steps: dict[str, float] = {}
@@ -178,7 +265,8 @@ def main() -> None:
         def publish() -> None:
             for n, (at, record) in enumerate(zip(schedule, fresh, strict=True)):
                 time.sleep(max(0.0, t0 + at - time.time()))
-                feeds.add(rng.randrange(args.feeds), f"{feeds.base}/a/{n}", record)
+                choices = feeds_of.get(record.get("source") or "") or list(range(args.feeds))
+                feeds.add(rng.choice(choices), f"{feeds.base}/a/{n}", record)
 
         publisher = threading.Thread(target=publish, daemon=True)
         publisher.start()
@@ -201,6 +289,7 @@ def main() -> None:
         poll_cpu = time.process_time() - poll_cpu0
         watcher.close()
         httpd.shutdown()
+        store.close()
         values = list(latency.values())
         results["live"] = {
             "published": len(fresh), "in_story": len(values),
@@ -216,17 +305,24 @@ def main() -> None:
     results["machine"] = platform.machine()
     live = results["live"]
     assert isinstance(live, dict)
-    rows = [
-        ("stored SaudiNewsNet articles (analysed as a backlog)", f"{n_fill}"),
-        ("backlog CPU per article", f"{results['backlog']['cpu_ms_per_article']} ms"),  # type: ignore[index]
-        ("start-up (rebuild indexes from store)", f"{results['startup_wall_s']} s"),
+    rows = [("stored SaudiNewsNet articles", f"{results['stored_articles']}")]
+    if "backlog" in results:
+        rows += [("  analysed as a backlog", f"{n_fill}"),
+                 ("  backlog CPU per article", f"{results['backlog']['cpu_ms_per_article']} ms")]  # type: ignore[index]
+    else:
+        rows += [("  from", f"{args.from_db} (newest {args.new} held out)")]
+    rows += [
+        ("start-up (rebuild state from store) wall / CPU",
+         f"{results['startup_wall_s']} / {results['startup_cpu_s']} s"),
+        ("  articles restored (live stories)", f"{results['restored']}"),
+        ("  CPU by step", ", ".join(f"{k} {v} s" for k, v in results["startup_cpu_by_step_s"].items())),  # type: ignore[attr-defined]
         ("feeds / poll interval", f"{args.feeds} / {args.every:g} s"),
         ("items published live / in their story", f"{live['published']} / {live['in_story']}"),
         ("latency p50 / p95 / max", f"{live['latency_p50_s']} / {live['latency_p95_s']} / {live['latency_max_s']} s"),
         ("CPU per live article (pipeline)", f"{live['cpu_ms_per_article_pipeline']} ms"),
         ("CPU per live article (polling + pipeline)", f"{live['cpu_ms_per_article_all']} ms"),
         ("polls answered 304", f"{live['requests_304']}"),
-        ("peak RSS", f"{results['peak_rss_mb']} MB"),
+        ("peak RSS (after start-up / end)", f"{results['startup_rss_mb']} / {results['peak_rss_mb']} MB"),
     ]
     rows += [(f"  of which {k}", f"{v} ms") for k, v in live["cpu_ms_per_article_by_step"].items()]
     width = max(len(r[0]) for r in rows)

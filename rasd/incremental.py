@@ -18,18 +18,20 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from typing import Any
 
-from rasd import pipeline
+from rasd import pipeline, timeline
 from rasd.cluster import StoryClusterer
 from rasd.dedup import DuplicateIndex
-from rasd.models import Analysis, Article, Entity, Story, TimeRef
+from rasd.models import Analysis, Article, DuplicateSet, Entity, Event, Story, SummarySentence, TimelineEntry, TimeRef
 from rasd.report import date_entry, quote_entry, reuse_entry, story_entry
 from rasd.reuse import ReuseIndex
 from rasd.settings import Settings
 from rasd.store import Store
+from rasd.textnorm import normalize
+from rasd.timeline import publication_date
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +40,29 @@ class IncrementalSettings:
     # keeps one commit per cycle in the usual case while a backlog (a first start on a store
     # filled by `rasd ingest`) still commits every few seconds, so a kill loses little work.
     batch_size: int = 50
-    # At start-up the reuse index is rebuilt only from articles published within this many days
-    # of the newest one. ReuseIndex has no way to index an article without aligning it with its
-    # candidates, so rebuilding costs the alignments again: measured 30-130 ms per SaudiNewsNet
-    # article (dense wire copy), i.e. minutes for a week of 14 outlets. Outlets carry wire copy
-    # the same day, so one day keeps nearly all live reuse links; older sources are missed.
+    # At start-up the reuse index is rebuilt (indexed without aligning, ReuseIndex.insert) from
+    # the articles published within this many days of the newest one: 4 ms of CPU per
+    # SaudiNewsNet article, its vocabulary and keys, so a day of 14 outlets (1,400 articles)
+    # costs about 6 s. Outlets carry wire copy the same day, so one day keeps nearly all live
+    # reuse links; older sources are missed.
     reuse_window_days: float = 1.0
+    # The duplicate index is rebuilt from the articles of this many days (0.7 ms each): wire
+    # copies are carried within hours; a copy of an older article is clustered by its content.
+    dedup_window_days: float = 3.0
+    # A story of at most this many articles is detailed in full whenever it changes (cheap: about
+    # 3 ms of CPU per article on SaudiNewsNet, mostly sentence splitting for the summary and the
+    # timeline); a larger one is re-summarised only after growing by summary_growth since its
+    # summary was made, while its timeline and event dates are updated from the new articles
+    # alone. Without this a story of k articles costs k article-analyses per article it takes
+    # (quadratic: a 150-article story took 0.4 s a batch); with it the summary work per article
+    # is about (1 + 1/summary_growth) article-analyses and a big story's summary misses at most
+    # a fifth of its newest articles until the next refresh.
+    summary_full_size: int = 8
+    summary_growth: float = 0.25
+    # Stored articles kept in memory for detailing stories again (about 10 kB each), and stories
+    # as last written (a few kB each; about 1,000 new stories a day on SaudiNewsNet).
+    article_cache: int = 2000
+    detailed_cache: int = 20_000
 
 
 @dataclass
@@ -103,40 +122,97 @@ class IncrementalPipeline:
         self.dedup = DuplicateIndex(self.settings.dedup)
         self.reuse = ReuseIndex(self.settings.reuse)
         self.clusterer = StoryClusterer(self.settings.cluster)
+        #: Ids of the articles already in a story (processed), and how many were restored.
+        self.done: set[str] = set()
+        self.restored = 0
+        self._detailed: dict[str, _Detailed] = {}
+        self._cache: dict[str, Article] = {}
+        #: The clusterer's assignments after the last batch (what the next one is compared with).
+        self._assigned: dict[str, tuple[str, str]] = {}
         self.rebuild_seconds = 0.0
+        #: CPU seconds of each step of the last rebuild.
+        self.rebuild_cpu: dict[str, float] = {}
         self.rebuild()
 
     # -- start-up -----------------------------------------------------------------------------
 
     def rebuild(self) -> None:
-        """Rebuild every index from the processed articles in the store (their stored stories)."""
+        """Rebuild the indexes from the store: the live stories only, from their stored assignments.
+
+        Nothing already analysed is analysed again. Only the stories that can still change are
+        restored: an article finds its candidate stories through the articles published within
+        ``story_window_days`` of it (and repair finds merge partners the same way), so a story
+        whose newest article is older than that, counted back from the newest stored article, can
+        take no new article and is left alone in the store (an article older than the newest by
+        more than that may then open a story where a full rebuild would have joined it to one).
+        The duplicate index holds the last ``dedup_window_days`` of the restored articles, the
+        reuse index the last ``reuse_window_days`` (indexed without aligning), and entity ids
+        come from the stored mentions. Start-up costs the live window, not the store.
+        """
         start = time.perf_counter()
+        self.rebuild_cpu = {}
+        tick = _Ticker(self.rebuild_cpu)
         s = self.settings
         self.dedup = DuplicateIndex(s.dedup)
         self.reuse = ReuseIndex(s.reuse)
+        # Details made by a batch that then failed may not match the store.
+        self._detailed = {}
         assignments: dict[str, tuple[str, str]] = {}
-        for row in self.store.db.execute("SELECT story_id, event_id, article_id FROM story_articles"):
+        for story_id, event_id, article_id in self.store.db.execute(
+            "SELECT story_id, event_id, article_id FROM story_articles"
+        ):
             # A story written by `rasd analyze` may list an article outside every event.
-            assignments[row[2]] = (row[0], row[1] or f"e-{row[0]}")
-        articles = _order(a for a in self.store.articles(latest_only=False) if a.id in assignments)
-        newest = max((_time(a.published) for a in articles if a.published), default=float("inf"))
+            assignments[article_id] = (story_id, event_id or f"e-{story_id}")
+        self.done = set(assignments)
+        when = {aid: _time(published) for aid, published in self.store.db.execute("SELECT id, published FROM articles")
+                if aid in assignments}
+        newest = max((t for t in when.values() if t != float("inf")), default=float("inf"))
+        live_from = newest - s.cluster.story_window_days * 86_400.0
+        live: set[str] = set()
+        undated: set[str] = set()
+        for aid, (story_id, _event) in assignments.items():
+            t = when.get(aid, float("inf"))
+            if t == float("inf"):
+                undated.add(story_id)
+            elif t >= live_from:
+                live.add(story_id)
+        # A story of undated articles only is always live (it has no age); one with dated
+        # articles is as old as its newest one.
+        dated = {assignments[aid][0] for aid, t in when.items() if t != float("inf")}
+        live |= undated - dated
+        articles = _order(self.store.articles_by_id(a for a, (st, _e) in assignments.items() if st in live))
+        entities = self._stored_entity_ids([a.id for a in articles])
+        tick("read")
+        dedup_from = newest - self.incremental.dedup_window_days * 86_400.0
+        for article in articles:
+            if _time(article.published) >= dedup_from:
+                self.dedup.add(article)
+        tick("duplicates")
         reuse_from = newest - self.incremental.reuse_window_days * 86_400.0
         for article in articles:
-            self.dedup.add(article)
             if _time(article.published) >= reuse_from:
-                self.reuse.add(article)
+                self.reuse.insert(article)
+        tick("reuse")
+        self.restored = len(articles)
         self.clusterer = StoryClusterer.restore(
-            articles, assignments, s.cluster, entities=self._stored_entity_ids()
+            articles, {a.id: assignments[a.id] for a in articles}, s.cluster, entities=entities
         )
+        # The first stories() call builds every restored story; done here, it is start-up time.
+        self.clusterer.stories()
+        self._assigned = self.clusterer.assignments()
+        tick("stories")
         self.rebuild_seconds = time.perf_counter() - start
 
-    def _stored_entity_ids(self) -> dict[str, list[str]]:
+    def _stored_entity_ids(self, ids: Sequence[str]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
-        for row in self.store.db.execute(
-            "SELECT m.article_id, m.entity_id FROM mentions m JOIN entities e ON e.id = m.entity_id"
-            " WHERE e.type IN ('PER', 'ORG', 'LOC')"
-        ):
-            out.setdefault(row[0], []).append(row[1])
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for article_id, entity_id in self.store.db.execute(
+                "SELECT m.article_id, m.entity_id FROM mentions m JOIN entities e ON e.id = m.entity_id"
+                f" WHERE m.article_id IN ({marks}) AND e.type IN ('PER', 'ORG', 'LOC') ORDER BY m.rowid",
+                chunk,
+            ):
+                out.setdefault(article_id, []).append(entity_id)
         return out
 
     # -- processing ---------------------------------------------------------------------------
@@ -160,7 +236,7 @@ class IncrementalPipeline:
         in one transaction. On any error the indexes are rebuilt from the store, which the failed
         batch did not touch, and the error is raised."""
         start = time.perf_counter()
-        batch = [a for a in _order(articles) if a.id not in self.clusterer.docs]
+        batch = [a for a in _order(articles) if a.id not in self.done]
         result = BatchResult(articles=batch)
         if not batch:
             return result
@@ -197,7 +273,7 @@ class IncrementalPipeline:
             if entity.type in ("PER", "ORG", "LOC"):
                 for mention in entity.mentions:
                     entity_ids.setdefault(mention.article, []).append(entity.id)
-        before = self.clusterer.assignments()
+        before = self._assigned
         for article in batch:
             # A copy joins its earliest indexed original's event, as in the batch pipeline.
             originals = sorted(
@@ -214,8 +290,11 @@ class IncrementalPipeline:
                 changed.add(story_id)
                 if old is not None:
                     changed.add(old[0])
+        self._assigned = after
         result.story_of = {a.id: after[a.id][0] for a in batch}
         result.removed_stories = sorted(c for c in changed if c not in stories)
+        for story_id in result.removed_stories:
+            self._detailed.pop(story_id, None)
         tick("stories")
         result.stories = self._details([stories[c] for c in sorted(changed) if c in stories], mini)
         tick("summaries and timelines")
@@ -253,19 +332,163 @@ class IncrementalPipeline:
             )
             if before_commit is not None:
                 before_commit(self.store, result)
+        self.done.update(a.id for a in batch)
         tick("store")
 
     def _details(self, stories: list[Story], mini: Analysis) -> list[Story]:
-        """Event dates, timelines and summaries of the changed stories, by the pipeline's own stage."""
-        if not stories:
-            return []
+        """Event dates, timelines and summaries of the changed stories.
+
+        A story is detailed in full by the pipeline's own stage (``run_story_details``) when it is
+        new to this process, small, lost an article, or has grown by ``summary_growth`` since its
+        summary was made. Otherwise only what the batch added is analysed: dates of the events
+        whose articles changed, and the timeline entries of the new articles merged into the
+        previous timeline (which gives exactly ``story_timeline`` of all the articles, see
+        ``_merge_timeline``); the summary is kept until the story has grown enough for a new
+        one. The work per batch is then bounded by what the batch added, not by story size.
+        """
         fresh = {a.id: a for a in mini.articles}
-        wanted = {a for st in stories for a in st.articles}
-        members = [fresh[a] if a in fresh else self.store.article(a) for a in sorted(wanted)]
-        refs = list(mini.dates) + self._stored_dates(wanted - set(fresh))
-        analysis = Analysis(articles=[a for a in members if a is not None], stories=stories, dates=refs)
-        pipeline.run_story_details(analysis, self.settings)
-        return analysis.stories
+        refs_of: dict[str, list[TimeRef]] = {}
+        for ref in mini.dates:
+            refs_of.setdefault(ref.article, []).append(ref)
+        out: list[Story] = []
+        full: list[Story] = []
+        for story in stories:
+            prev = self._previous(story)
+            added = self._extendable(prev, story, fresh)
+            if prev is None or added is None:
+                full.append(story)
+            else:
+                out.append(self._extend(prev, story, added, fresh, refs_of))
+        if full:
+            wanted = {a for st in full for a in st.articles}
+            members = self._members(wanted, fresh)
+            refs = [r for a in wanted if a in fresh for r in refs_of.get(a, ())]
+            refs += self._stored_dates(wanted - set(fresh))
+            analysis = Analysis(articles=members, stories=full, dates=refs)
+            pipeline.run_story_details(analysis, self.settings)
+            by_id = {a.id: a for a in members}
+            for story in analysis.stories:
+                dated = [a for a in (by_id.get(x) for x in story.articles) if a is not None and publication_date(a)]
+                first = min(dated, key=lambda a: (publication_date(a), a.id), default=None)
+                self._keep(_Detailed(
+                    story, len(story.articles), first.id if first else None, publication_date(first) if first else None
+                ))
+                out.append(story)
+        out.sort(key=lambda st: st.id)
+        return out
+
+    def _previous(self, story: Story) -> _Detailed | None:
+        """The story as this process last detailed it, else as the store holds it (after a start)."""
+        prev = self._detailed.get(story.id)
+        if prev is not None or len(story.articles) <= self.incremental.summary_full_size:
+            return prev
+        row = self.store.db.execute("SELECT data FROM stories WHERE id = ?", (story.id,)).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row[0])
+        stored = Story(
+            data["id"], data["title"], tuple(data["articles"]),
+            tuple(Event(e["id"], tuple(e["articles"]), e.get("date"), e.get("title", "")) for e in data["events"]),
+            tuple(SummarySentence(x["text"], x["article"], (x["span"][0], x["span"][1])) for x in data["summary"]),
+            tuple(TimelineEntry(t["date"], t["text"], t["article"], bool(t.get("background")))
+                  for t in data["timeline"]),
+        )
+        # The stored summary is taken as made from all the stored articles (a batch run's is; one
+        # this pipeline kept while the story grew is younger), so the growth count restarts here.
+        first: tuple[date, str] | None = None
+        for chunk in _chunks(list(stored.articles), 500):
+            marks = ",".join("?" * len(chunk))
+            for aid, published in self.store.db.execute(
+                f"SELECT id, published FROM articles WHERE id IN ({marks})", chunk
+            ):
+                day = publication_date(Article(aid, "", published=published))
+                if day is not None and (first is None or (day, aid) < first):
+                    first = (day, aid)
+        return _Detailed(stored, len(stored.articles), first[1] if first else None, first[0] if first else None)
+
+    def _extendable(self, prev: _Detailed | None, story: Story, fresh: dict[str, Article]) -> list[Article] | None:
+        """The articles ``story`` added since ``prev`` when only they need analysing, else None."""
+        size = len(story.articles)
+        if (
+            prev is None
+            or prev.first is None
+            or size <= self.incremental.summary_full_size
+            or size >= prev.summarized * (1.0 + self.incremental.summary_growth)
+        ):
+            return None
+        old = set(prev.story.articles)
+        if not old <= set(story.articles):
+            return None  # an article left (a split): the summary may quote it
+        added = self._members({a for a in story.articles if a not in old}, fresh)
+        # The timeline's background cut-off is counted from the story's first day.
+        days = [d for d in map(publication_date, added) if d is not None]
+        if prev.first_day is None or (days and min(days) < prev.first_day):
+            return None
+        return added
+
+    def _extend(self, prev: _Detailed, story: Story, added: list[Article], fresh: dict[str, Article],
+                refs_of: dict[str, list[TimeRef]]) -> Story:
+        old_events = {e.id: e for e in prev.story.events}
+        stale = {e.id for e in story.events if e.id not in old_events or old_events[e.id].articles != e.articles}
+        needed = {a.id for a in added} | {a for e in story.events if e.id in stale for a in e.articles}
+        members = {a.id: a for a in self._members(needed, fresh)}
+        for ref in self._stored_dates({a for a in needed if a not in fresh and a not in refs_of}):
+            refs_of.setdefault(ref.article, []).append(ref)
+        events = []
+        for event in story.events:
+            if event.id in stale:
+                day, _evidence = timeline.event_date(
+                    [members[a] for a in event.articles if a in members],
+                    [r for a in event.articles for r in refs_of.get(a, ())],
+                )
+                events.append(replace(event, date=day))
+            else:
+                events.append(replace(event, date=old_events[event.id].date))
+        entries = list(prev.story.timeline)
+        earliest = self._article(prev.first) if prev.first else None
+        if added and earliest is not None:
+            # The story's earliest article is passed (without its dates) for the cut-off only.
+            new_entries = timeline.story_timeline(
+                [*added, earliest], [r for a in added for r in refs_of.get(a.id, ())], self.settings.timeline
+            )
+            entries = _merge_timeline(entries, new_entries)
+        detailed = replace(story, events=tuple(events), timeline=tuple(entries), summary=prev.story.summary)
+        self._keep(_Detailed(detailed, prev.summarized, prev.first, prev.first_day))
+        return detailed
+
+    def _keep(self, detailed: _Detailed) -> None:
+        # Most recently changed last; past the cap the least recently changed story is forgotten
+        # (read back from the store if it changes again), so a long-running watcher stays small.
+        self._detailed.pop(detailed.story.id, None)
+        self._detailed[detailed.story.id] = detailed
+        if len(self._detailed) > self.incremental.detailed_cache:
+            del self._detailed[next(iter(self._detailed))]
+
+    def _members(self, ids: set[str], fresh: dict[str, Article]) -> list[Article]:
+        found = [fresh[a] for a in ids if a in fresh]
+        missing = []
+        for aid in ids:
+            if aid in fresh:
+                continue
+            cached = self._cache.get(aid)
+            if cached is None:
+                missing.append(aid)
+            else:
+                found.append(cached)
+        for article in self.store.articles_by_id(missing):
+            self._remember(article)
+            found.append(article)
+        return found
+
+    def _article(self, article_id: str) -> Article | None:
+        found = self._members({article_id}, {})
+        return found[0] if found else None
+
+    def _remember(self, article: Article) -> None:
+        self._cache[article.id] = article
+        if len(self._cache) > self.incremental.article_cache:
+            # Dicts keep insertion order: the oldest entry goes first.
+            del self._cache[next(iter(self._cache))]
 
     def _stored_dates(self, ids: set[str]) -> list[TimeRef]:
         out: list[TimeRef] = []
@@ -282,19 +505,30 @@ class IncrementalPipeline:
     # -- writing (the shapes of Store.save_analysis) -----------------------------------------
 
     @staticmethod
-    def _write_duplicates(db: Any, dup_sets: list[Any]) -> None:
-        members = sorted({a for d in dup_sets for a in d.articles})
-        for chunk in _chunks(members, 500):
-            marks = ",".join("?" * len(chunk))
+    def _write_duplicates(db: Any, dup_sets: list[DuplicateSet]) -> None:
+        """Replace the stored sets that share an article with ``dup_sets`` by their union with them.
+
+        The duplicate index holds only the last days of articles, so a stored set may have older
+        members it does not know; they stay in the set."""
+        for dup in dup_sets:
+            marks = ",".join("?" * len(dup.articles))
+            stored = db.execute(
+                "SELECT DISTINCT d.id, d.kind, d.similarity, d.articles FROM duplicate_sets d, json_each(d.articles) j"
+                f" WHERE j.value IN ({marks})",
+                list(dup.articles),
+            ).fetchall()
+            members = set(dup.articles)
+            kind, similarity = dup.kind, dup.similarity
+            for row in stored:
+                db.execute("DELETE FROM duplicate_sets WHERE id = ?", (row[0],))
+                members.update(json.loads(row[3]))
+                similarity = min(similarity, row[2])
+                if row[1] != "exact":
+                    kind = "near"
             db.execute(
-                "DELETE FROM duplicate_sets WHERE id IN (SELECT d.id FROM duplicate_sets d, json_each(d.articles) j"
-                f" WHERE j.value IN ({marks}))",
-                chunk,
+                "INSERT INTO duplicate_sets (kind, similarity, articles) VALUES (?, ?, ?)",
+                (kind, round(similarity, 4), json.dumps(sorted(members))),
             )
-        db.executemany(
-            "INSERT INTO duplicate_sets (kind, similarity, articles) VALUES (?, ?, ?)",
-            [(d.kind, round(d.similarity, 4), json.dumps(list(d.articles))) for d in dup_sets],
-        )
 
     @staticmethod
     def _write_entities(db: Any, entities: list[Entity]) -> None:
@@ -346,6 +580,37 @@ class IncrementalPipeline:
                 "INSERT OR IGNORE INTO story_articles VALUES (?, ?, ?)",
                 [(story.id, event_of.get(a), a) for a in story.articles],
             )
+
+
+@dataclass(frozen=True, slots=True)
+class _Detailed:
+    """A story as last written, with what deciding its next refresh needs."""
+
+    story: Story
+    #: Articles in the story when its summary was made.
+    summarized: int
+    #: Its earliest dated article and that article's day (the timeline's background cut-off).
+    first: str | None
+    first_day: date | None
+
+
+def _merge_timeline(old: Sequence[TimelineEntry], new: Sequence[TimelineEntry]) -> list[TimelineEntry]:
+    """``story_timeline`` of two disjoint sets of articles from the timelines of each.
+
+    story_timeline orders entries by (date, article, position) and keeps the first of each
+    (date, normalised sentence); an article's entries all sit on one side and keep their order
+    in the stable sort, so merging the sides and keeping the first of each key gives the same
+    list as running it over all the articles (with the same first day, hence cut-off).
+    """
+    merged = sorted([*old, *new], key=lambda e: (e.date, e.article))
+    seen: set[tuple[str, str]] = set()
+    out: list[TimelineEntry] = []
+    for entry in merged:
+        key = (entry.date, normalize(entry.text))
+        if key not in seen:
+            seen.add(key)
+            out.append(entry)
+    return out
 
 
 class _Ticker:

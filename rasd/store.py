@@ -114,6 +114,22 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         );
         """,
     ),
+    (
+        # Reads of the web app (EXPLAIN QUERY PLAN on a 2,000-article SaudiNewsNet store): a story's
+        # and an article's reuse links matched `target` by scanning every link with its passages;
+        # the latest-versions filter, the latest articles and the story list scanned whole tables
+        # (article texts, story blobs, every entity) to sort. Each is now an index search or walk.
+        3,
+        """
+        CREATE INDEX reuse_links_target ON reuse_links(target);
+        CREATE INDEX articles_supersedes ON articles(supersedes);
+        CREATE INDEX articles_recent ON articles(published IS NULL, published DESC, id);
+        CREATE INDEX stories_recent ON stories(
+            COALESCE(last_date, first_date) IS NULL, COALESCE(last_date, first_date) DESC, size DESC, id
+        );
+        CREATE INDEX entities_ranked ON entities(mention_count DESC, name);
+        """,
+    ),
 )
 
 
@@ -238,6 +254,17 @@ class Store:
         for row in self.db.execute(sql):
             yield _article(row)
 
+    def articles_by_id(self, ids: Iterable[str]) -> list[Article]:
+        """The stored articles among ``ids`` (any version), in no particular order."""
+        wanted = list(dict.fromkeys(ids))
+        out: list[Article] = []
+        # SQLite allows 32,766 host parameters; 500 a statement keeps each one short.
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            out.extend(_article(r) for r in self.db.execute(f"SELECT * FROM articles WHERE id IN ({marks})", chunk))
+        return out
+
     def count_articles(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
 
@@ -277,6 +304,18 @@ class Store:
             SearchHit(r["id"], r["title"], r["source"], r["published"], _snippet(r["text"], wanted))
             for r in rows
         ]
+
+    def search_rows(self, query: str, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
+        """The articles ``search`` finds, best first, as rows (id, title, source, published, text)
+        without snippets: for a caller that cuts its own (the web app's search page)."""
+        expression = fts_expression(query)
+        if not expression:
+            return []
+        return self.query(
+            "SELECT a.id, a.title, a.source, a.published, a.text FROM articles_fts f"
+            " JOIN articles a ON a.id = f.id WHERE articles_fts MATCH ? ORDER BY f.rank LIMIT ? OFFSET ?",
+            (expression, max(1, min(limit, 200)), max(0, offset)),
+        )
 
     # -- analysis -----------------------------------------------------------------------------
 
