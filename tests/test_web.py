@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import warnings
 from collections.abc import Iterator
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -152,6 +154,9 @@ def test_every_page_and_its_json_twin(client: TestClient, store: Store) -> None:
         assert twin["id"] == article["id"]
         assert twin["text"] == store.article_row(article["id"])["text"]  # type: ignore[index]
         assert render.strip_bidi(article["title"]) in "".join(d for d, _ in parse(html).pieces)
+    for link in store.query("SELECT source, target FROM reuse_links"):
+        assert_page(client.get(f"/reuse/{link['source']}/{link['target']}"))
+        assert assert_twin(client.get(f"/reuse/{link['source']}/{link['target']}.json"))["target"] == link["target"]
     assert_page(client.get("/entities"))
     assert len(assert_twin(client.get("/entities.json"))["entities"]) == min(500, stats["entities"])
     assert_page(client.get("/search?q=موسكو"))
@@ -247,6 +252,39 @@ def test_story_page_shows_articles_summary_events_and_reuse(client: TestClient, 
     passage = link["passages"][0]
     expected = [t for t, hit in render.copied_words(passage["target_text"], passage["source_text"]) if hit]
     assert expected and all(any(w in run for run in copied) for w in expected[:20])
+
+    # The pair's own page: every stored passage side by side, the same words marked.
+    pair = assert_twin(client.get(f"/reuse/{link['source']}/{link['target']}.json"))
+    assert pair["passages"] == link["passages"] and {s["id"] for s in pair["stories"]} == {story_id}
+    pair_html = assert_page(client.get(f"/reuse/{link['source']}/{link['target']}"))
+    assert all(any(w in run for run in parse(pair_html).runs("copied")) for w in expected[:20])
+    assert f'href="/articles/{wire}"' in pair_html and f'href="/articles/{copy}"' in pair_html
+
+
+def test_story_page_shows_the_strongest_links_and_lists_the_rest(client: TestClient, store: Store) -> None:
+    story_id = store.query(
+        "SELECT sa.story_id, COUNT(*) AS n FROM reuse_links r JOIN story_articles sa ON sa.article_id = r.target"
+        " GROUP BY sa.story_id ORDER BY n DESC LIMIT 1")[0]["story_id"]
+    twin = assert_twin(client.get(f"/stories/{story_id}.json"))
+    assert len(twin["reuse"]) >= 2 and all("passages" in link for link in twin["reuse"])
+    quoted = store.query(
+        "SELECT sa.story_id FROM quotes q JOIN story_articles sa ON sa.article_id = q.article_id"
+        " GROUP BY sa.story_id ORDER BY COUNT(*) DESC LIMIT 1")[0]["story_id"]
+    quotes = assert_twin(client.get(f"/stories/{quoted}.json"))["quotes"]
+    assert sum(len(g["quotes"]) for g in quotes) >= 3
+    few = ViewSettings(passage_links=1, map_links=1, quote_speakers=1, quotes_per_speaker=1)
+    with TestClient(create_app(store.path, load_settings(), web=WebSettings(views=few))) as c:
+        html = assert_page(c.get(f"/stories/{story_id}"))
+        quotes_html = assert_page(c.get(f"/stories/{quoted}"))
+    assert html.count('<details class="link"') == 1
+    for link in twin["reuse"][1:]:
+        assert f'href="/reuse/{link["source"]}/{link["target"]}"' in html
+    assert html.count('<line class="edge') == 1
+    # One quote of the most quoted speaker; the rest are counted and pointed to.
+    assert quotes_html.count("<q>") == 1
+    top = quotes[0]
+    assert render.strip_bidi(top["quotes"][0]["text"][:30]) in unescape(quotes_html)  # type: ignore[operator]
+    assert f"<small>{len(top['quotes'])}</small>" in quotes_html
 
 
 _MEMBERS = "SELECT article_id FROM story_articles WHERE story_id = ?"
@@ -350,6 +388,42 @@ def test_copied_words_match_across_spelling_variants() -> None:
     assert render.copied_share(pieces) == pytest.approx(7 / 8)
 
 
+def test_copied_pair_marks_runs_of_copied_words_both_ways() -> None:
+    wire = "وصل الوفد الليبي إلى موسكو في زيارة رسمية للمشاركة"
+    copy = "وصل الوفد الليبى الى موسكو فى زيارة سريعة"
+    pair = render.copied_pair(wire, copy)
+    assert "".join(t for t, _ in pair.source) == wire and "".join(t for t, _ in pair.target) == copy
+    # The seven copied words of the copy are one run; the wire's two uncopied words stay plain.
+    assert [t for t, hit in pair.target if hit] == ["وصل الوفد الليبى الى موسكو فى زيارة"]
+    assert [t for t, hit in pair.source if not hit] == [" رسمية للمشاركة"]
+    assert pair.share == pytest.approx(render.copied_share(render.copied_words(copy, wire)))
+
+
+def test_story_pages_are_cached_until_the_store_changes(sample_db: Path, settings: Settings, tmp_path: Path) -> None:
+    db = tmp_path / "copy.db"
+    with sqlite3.connect(sample_db) as src, sqlite3.connect(db) as dst:
+        src.backup(dst)
+    with Store(db) as s:
+        story_id = s.query("SELECT id FROM stories ORDER BY size DESC LIMIT 1")[0]["id"]
+    with TestClient(create_app(db, settings)) as c:
+        page, twin = c.get(f"/stories/{story_id}").text, c.get(f"/stories/{story_id}.json").json()
+        assert c.get(f"/stories/{story_id}").text == page and c.get(f"/stories/{story_id}.json").json() == twin
+        with Store(db) as s:  # another connection commits: the next view must show it
+            s.db.execute("UPDATE stories SET title = 'عنوان جديد للقصة' WHERE id = ?", (story_id,))
+        assert "عنوان جديد للقصة" in c.get(f"/stories/{story_id}").text
+        assert c.get(f"/stories/{story_id}.json").json()["title"] == "عنوان جديد للقصة"
+    with TestClient(create_app(db, settings, web=WebSettings(page_cache=0))) as c:
+        assert "عنوان جديد للقصة" in c.get(f"/stories/{story_id}").text
+
+
+def test_search_page_snippets_are_the_stores(client: TestClient, store: Store) -> None:
+    # The page cuts its own snippets (windowed, cheaper); they must be exactly Store.search's.
+    for query in ("موسكو", "وزير الخارجية", "فى ليبيا", '"التعاون العسكري"', "الزلزال"):
+        expected = [(h.id, [{"text": t, "hit": hit} for t, hit in h.snippet]) for h in store.search(query, 20)]
+        hits = assert_twin(client.get("/search.json", params={"q": query}))["hits"]
+        assert expected and [(h["id"], h["snippet"]) for h in hits] == expected
+
+
 def test_search_matches_spelling_variants(client: TestClient) -> None:
     egyptian = assert_twin(client.get("/search.json", params={"q": "فى موسكو"}))
     standard = assert_twin(client.get("/search.json", params={"q": "في موسكو"}))
@@ -367,7 +441,8 @@ def test_search_matches_spelling_variants(client: TestClient) -> None:
 # -- errors --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/stories/nope", "/entities/nope", "/articles/nope", "/no/such/page"])
+@pytest.mark.parametrize("path", ["/stories/nope", "/entities/nope", "/articles/nope", "/reuse/nope/nope",
+                                  "/no/such/page"])
 def test_not_found_has_one_shape(client: TestClient, path: str) -> None:
     html = client.get(path)
     assert html.status_code == 404
@@ -433,15 +508,27 @@ def test_ingest_api_stores_and_reanalyses(tmp_path: Path, settings: Settings) ->
         assert [h["id"] for h in hits] == [body["added"][0]]
         status = assert_twin(c.get("/api/status"))
         assert status["stats"]["articles"] == 3 and status["analysis"]["runs"] >= 1
-        # The re-analysis saw all three stored articles, and its tables are the pipeline's.
-        assert status["analysis"]["last_articles"] == 3
+        # The first run analysed the three stored articles that were in no story (the seed was
+        # only ingested), and on three articles the incremental tables match the batch pipeline's.
+        assert status["analysis"]["last_articles"] == 3 and status["analysis"]["mode"] == "incremental"
         with Store(db) as s:
             expected = build_report(pipeline.analyze(list(s.articles()), settings), settings.report)
             assert s.stats()["stories"] == len(expected["stories"])
             assert s.stats()["dates"] == len(expected["dates"])
+            in_story = {r["article_id"] for r in s.query("SELECT article_id FROM story_articles")}
+            assert in_story == {"seed", *body["added"]}
 
         again = c.post("/api/articles?wait=true", json=_records(), headers=headers).json()
         assert sorted(again["unchanged"]) == sorted(body["added"]) and again["added"] == []
+        # Nothing new: the next run analyses nothing again.
+        assert assert_twin(c.get("/api/status"))["analysis"]["last_articles"] == 0
+        later = {"title": "تمديد الجسر فوق وادي المنارة", "source": "وكالة", "published": "2025-07-04",
+                 "text": "تمديد الجسر فوق وادي المنارة\n\nقرر وزير الأشغال العامة تمديد الجسر الجديد فوق وادي "
+                         "المنارة حتى الأحياء الغربية."}
+        grown = c.post("/api/articles?wait=true", json=[later], headers=headers).json()
+        assert len(grown["added"]) == 1 and grown["analysis"]["done"]
+        assert assert_twin(c.get("/api/status"))["analysis"]["last_articles"] == 1
+        assert assert_twin(c.get(f"/articles/{grown['added'][0]}.json"))["stories"]
 
         mixed = c.post("/api/articles", json=[{"title": "بلا نص"}, 7], headers=headers).json()
         assert mixed["added"] == [] and len(mixed["errors"]) == 2
@@ -451,7 +538,7 @@ def test_ingest_api_stores_and_reanalyses(tmp_path: Path, settings: Settings) ->
         assert c.post("/api/articles", content=b"[]", headers={**headers, "content-type": "text/plain"}
                       ).status_code == 415
         with Store(db) as s:
-            assert s.count_articles() == 3
+            assert s.count_articles() == 4
 
 
 def test_serve_command_is_registered() -> None:

@@ -138,6 +138,7 @@ def hostile(
 
 def _pages(ids: list[str]) -> list[str]:
     return ["/", "/entities", "/stories/s1", "/entities/e%3Cx%3E", *(f"/articles/{i}" for i in ids),
+            f"/reuse/{ids[0]}/{ids[1]}",
             "/search?q=script", "/search?q=الوزارة", "/search?q=%E2%80%AE", f"/?outlet={SCRIPT}",
             f"/stories/{SCRIPT}", f"/search?q={IMG}"]
 
@@ -170,6 +171,9 @@ def test_hostile_text_is_highlighted_as_text(hostile: tuple[TestClient, Path, li
                      article)
     story = client.get("/stories/s1").text
     assert re.search(r'<blockquote class="side source" dir="auto">[^<]*&lt;script&gt;alert', story)
+    pair = client.get(f"/reuse/{ids[0]}/{ids[1]}")
+    assert pair.status_code == 200
+    assert re.search(r'<blockquote class="side source" dir="auto">[^<]*&lt;script&gt;alert', pair.text)
     assert "<bdi>معكوسة</bdi>" not in story and "قصة &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; معكوسة" in story
     entity = client.get("/entities/e%3Cx%3E").text
     assert "<bdi>المنصوري</bdi>" in entity  # the alias is shown, isolated, with its override removed

@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from rasd import textnorm
 from rasd.store import Store
 from rasd.web import render
 
@@ -39,6 +40,23 @@ class ViewSettings:
     latest_articles: int = 12
     #: Aligned passages shown per reuse link; the JSON twin has the stored ones (report limit).
     passages_per_link: int = 6
+    #: Reuse links whose passages are shown side by side on a story page, strongest first; the
+    #: others are listed with a link to their own page (/reuse/SOURCE/TARGET), and every link is on
+    #: the reuse map and, with its passages, in the JSON twin. A story of wire copy has a link per
+    #: pair of copies (hundreds for 30 articles) and marking the copied words of one link's passages
+    #: cost about 3 ms of CPU (2,000-article SaudiNewsNet store): with every link shown, the biggest
+    #: stories took 130 ms of CPU before a byte was sent, and with 12, half the page's time.
+    passage_links: int = 3
+    #: Links listed on a story page below the ones shown; the rest are on the map and in the twin.
+    listed_links: int = 60
+    #: Arrows on a story's reuse map, strongest first. The biggest SaudiNewsNet stories (140
+    #: articles of wire copy) have thousands of links; past about a hundred arrows the 480-px
+    #: circle is a solid blot, and each arrow and node costs the page a few SVG elements.
+    map_links: int = 100
+    #: Speakers in a story's quotes section, most quoted first, and quotes shown for each; the
+    #: speaker's entity page and the twin have them all (a 140-article story has ~600 quotes).
+    quote_speakers: int = 25
+    quotes_per_speaker: int = 4
     #: Persons in the framing table, most mentioned first; more is unreadable on a phone.
     framing_people: int = 12
     #: Articles listed on an entity page.
@@ -68,9 +86,10 @@ def stories(store: Store, filters: StoryFilters, settings: ViewSettings) -> dict
         where.append("EXISTS (SELECT 1 FROM json_each(s.outlets) WHERE value = ?)")
         params.append(filters.outlet)
     if filters.entity:
+        # From the entity's mentions to their stories (an index search each), not from every story.
         where.append(
-            "EXISTS (SELECT 1 FROM story_articles sa JOIN mentions m ON m.article_id = sa.article_id"
-            " WHERE sa.story_id = s.id AND m.entity_id = ?)"
+            "s.id IN (SELECT sa.story_id FROM mentions m JOIN story_articles sa ON sa.article_id = m.article_id"
+            " WHERE m.entity_id = ?)"
         )
         params.append(filters.entity)
     clause = (" WHERE " + " AND ".join(where)) if where else ""
@@ -119,7 +138,9 @@ def stories(store: Store, filters: StoryFilters, settings: ViewSettings) -> dict
 # -- one story -----------------------------------------------------------------------------------
 
 
-def story(store: Store, story_id: str, settings: ViewSettings) -> dict[str, Any] | None:
+def story(store: Store, story_id: str, settings: ViewSettings, twin: bool = False) -> dict[str, Any] | None:
+    """The story page's data. ``twin``: every reuse link with its stored passages (the JSON twin);
+    the page reads the passages of the links it shows only."""
     found = store.query("SELECT * FROM stories WHERE id = ?", [story_id])
     if not found:
         return None
@@ -142,8 +163,9 @@ def story(store: Store, story_id: str, settings: ViewSettings) -> dict[str, Any]
         for i, e in enumerate(data.get("events") or [])
     ]
     summary = [{**s, "article_title": titles.get(s["article"])} for s in data.get("summary") or []]
-    reuse = _story_reuse(store, story_id, settings)
-    nodes = _reuse_nodes(articles, reuse)
+    reuse = _story_reuse(store, story_id, settings, twin)
+    mapped = reuse[: settings.map_links]
+    nodes = _reuse_nodes(articles, mapped)
     people = _framing(store, story_id, settings)
     quotes = _quotes(store.query(
         f"SELECT q.*, e.name AS speaker_name, a.source, a.title AS article_title FROM quotes q"
@@ -166,29 +188,66 @@ def story(store: Store, story_id: str, settings: ViewSettings) -> dict[str, Any]
         "quotes": quotes,
         "entities": entities,
         "_chart": render.timeline_chart(articles, events),
-        "_graph": render.reuse_graph(nodes, reuse),
-        "_passages": reuse,
+        "_graph": render.reuse_graph(nodes, mapped),
+        "_unmapped": len(reuse) - len(mapped),
+        "_quotes": [{**g, "quotes": g["quotes"][: settings.quotes_per_speaker],
+                     "more": max(0, len(g["quotes"]) - settings.quotes_per_speaker)}
+                    for g in quotes[: settings.quote_speakers]],
+        "_more_speakers": max(0, len(quotes) - settings.quote_speakers),
+        "_passages": reuse[: settings.passage_links],
+        "_listed": reuse[settings.passage_links : settings.passage_links + settings.listed_links],
+        "_more_links": max(0, len(reuse) - settings.passage_links - settings.listed_links),
     }
 
 
-def _story_reuse(store: Store, story_id: str, settings: ViewSettings) -> list[dict[str, Any]]:
+def _story_reuse(store: Store, story_id: str, settings: ViewSettings, twin: bool) -> list[dict[str, Any]]:
+    # The passages (the `data` blob) are read only for the links the page shows: a story of wire
+    # copy has hundreds of links, and parsing all their passages dominated its page.
     rows = store.query(
-        f"SELECT r.data, sa.source AS source_outlet, sa.title AS source_title, sa.published AS source_published,"
+        f"SELECT r.source, r.target, r.direction_known, r.score,"
+        f" sa.source AS source_outlet, sa.title AS source_title, sa.published AS source_published,"
         f" ta.source AS target_outlet, ta.title AS target_title, ta.published AS target_published"
         f" FROM reuse_links r LEFT JOIN articles sa ON sa.id = r.source LEFT JOIN articles ta ON ta.id = r.target"
-        f" WHERE r.source IN ({_STORY_IDS}) OR r.target IN ({_STORY_IDS}) ORDER BY r.score DESC",
+        f" WHERE r.source IN ({_STORY_IDS}) OR r.target IN ({_STORY_IDS})"
+        f" ORDER BY r.score DESC, r.source, r.target",
         [story_id, story_id])
     links = []
-    for row in rows:
-        link = json.loads(row.pop("data"))
+    for i, row in enumerate(rows):
+        row["direction_known"] = bool(row["direction_known"])
+        shows = i < settings.passage_links
+        if not (shows or twin):
+            links.append({**row, "_shown": [], "_hidden": 0})
+            continue
+        link = json.loads(store.query("SELECT data FROM reuse_links WHERE source = ? AND target = ?",
+                                      [row["source"], row["target"]])[0]["data"])
         shown = []
-        for p in (link.get("passages") or [])[: settings.passages_per_link]:
-            src = render.copied_words(p["source_text"], p["target_text"])
-            tgt = render.copied_words(p["target_text"], p["source_text"])
-            shown.append({"source": src, "target": tgt, "share": round(render.copied_share(tgt), 2)})
+        for p in (link.get("passages") or [])[: settings.passages_per_link if shows else 0]:
+            pair = render.copied_pair(p["source_text"], p["target_text"])
+            shown.append({"source": pair.source, "target": pair.target, "share": round(pair.share, 2)})
         links.append({**link, **row, "_shown": shown,
                       "_hidden": max(0, len(link.get("passages") or []) - len(shown))})
     return links
+
+
+def reuse_pair(store: Store, source: str, target: str) -> dict[str, Any] | None:
+    """One reuse link: both articles and every stored passage side by side, copied words marked."""
+    found = store.query(
+        "SELECT r.data, sa.source AS source_outlet, sa.title AS source_title, sa.published AS source_published,"
+        " ta.source AS target_outlet, ta.title AS target_title, ta.published AS target_published"
+        " FROM reuse_links r LEFT JOIN articles sa ON sa.id = r.source LEFT JOIN articles ta ON ta.id = r.target"
+        " WHERE r.source = ? AND r.target = ?", [source, target])
+    if not found:
+        return None
+    row = found[0]
+    link = json.loads(row.pop("data"))
+    shown = []
+    for p in link.get("passages") or []:
+        pair = render.copied_pair(p["source_text"], p["target_text"])
+        shown.append({"source": pair.source, "target": pair.target, "share": round(pair.share, 2)})
+    stories_of = store.query(
+        "SELECT DISTINCT s.id, s.title FROM story_articles sa JOIN stories s ON s.id = sa.story_id"
+        " WHERE sa.article_id IN (?, ?) ORDER BY s.id", [source, target])
+    return {**link, **row, "stories": stories_of, "_shown": shown}
 
 
 def _reuse_nodes(articles: list[Row], links: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -394,14 +453,16 @@ def _marks(mentions: list[Row], dates: list[Row], quotes: list[Row], reuse: list
 
 def search(store: Store, query: str, page: int, settings: ViewSettings) -> dict[str, Any]:
     size = settings.search_page_size
-    hits = store.search(query, limit=size + 1, offset=(page - 1) * size) if query.strip() else []
+    # Store.search's hits, with snippets cut by the web layer's cheaper windowing.
+    rows = store.search_rows(query, limit=size + 1, offset=(page - 1) * size) if query.strip() else []
+    wanted = {textnorm.stem(t.norm) for t in textnorm.tokens(query)}
     return {
         "q": query,
         "page": page,
-        "more": len(hits) > size,
+        "more": len(rows) > size,
         "hits": [
-            {"id": h.id, "title": h.title, "source": h.source, "published": h.published,
-             "snippet": [{"text": t, "hit": hit} for t, hit in h.snippet]}
-            for h in hits[:size]
+            {"id": r["id"], "title": r["title"], "source": r["source"], "published": r["published"],
+             "snippet": [{"text": t, "hit": hit} for t, hit in render.snippet(r["text"], wanted)]}
+            for r in rows[:size]
         ],
     }
