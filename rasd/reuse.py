@@ -130,12 +130,27 @@ class _Doc:
     credits: list[str] | None = None  # computed on first need, once per article
 
 
-class _Vocabulary:
-    """Raw word -> (normalised form, stem id or -1 for function words), cached per distinct spelling."""
+class Vocabulary:
+    """Raw word -> (normalised form, stem id or -1 for function words), cached per distinct spelling.
 
-    def __init__(self) -> None:
+    Stem ids are numbered in order of first occurrence, starting after ``stems`` (given stems
+    keep their place as ids 0, 1, ...). Candidate keys are sampled by a hash of these ids, so
+    two vocabularies find the same candidate pairs only with the same numbering: the Spark
+    engine numbers the stems of a whole batch as one run would and hands that numbering out.
+    """
+
+    def __init__(self, stems: Iterable[str] = ()) -> None:
         self._raw: dict[str, tuple[str, int]] = {}
-        self._stems: dict[str, int] = {}
+        self._stems: dict[str, int] = {s: i for i, s in enumerate(stems)}
+
+    def __len__(self) -> int:
+        """How many stems have an id."""
+        return len(self._stems)
+
+    @property
+    def stems(self) -> list[str]:
+        """Every stem, in id order (a copy)."""
+        return list(self._stems)
 
     def lookup(self, raw: str) -> tuple[str, int]:
         entry = self._raw.get(raw)
@@ -183,6 +198,9 @@ class _Vocabulary:
         )
 
 
+_Vocabulary = Vocabulary  # the name rasd.reuse's own code uses
+
+
 def _formula_mask(norms: list[str]) -> list[bool]:
     skip = [False] * len(norms)
     for k, norm in enumerate(norms):
@@ -199,8 +217,12 @@ def _formula_mask(norms: list[str]) -> list[bool]:
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _keys(doc: _Doc, settings: ReuseSettings) -> np.ndarray:
-    """Sampled unordered skip-gram keys of a document (unique)."""
+def candidate_keys(doc: _Doc, settings: ReuseSettings) -> np.ndarray:
+    """Sampled unordered skip-gram keys of a document (unique uint64s).
+
+    Two documents made by the same :class:`Vocabulary` (or the same numbering) that share at
+    least ``settings.min_shared_keys`` keys, each in 2..``max_df`` documents, are a candidate pair.
+    """
     s = doc.stems
     if len(s) < 2:
         return np.empty(0, dtype=np.uint64)
@@ -215,6 +237,9 @@ def _keys(doc: _Doc, settings: ReuseSettings) -> np.ndarray:
         mixed = (keys * _MIX) >> np.uint64(40)
         keys = keys[mixed % np.uint64(settings.key_sample) == 0]
     return keys
+
+
+_keys = candidate_keys
 
 
 # ---------------------------------------------------------------------------------------------
@@ -423,7 +448,12 @@ def direction(
     return a, b, False, "unknown"
 
 
-def _link(a: _Doc, b: _Doc, settings: ReuseSettings) -> ReuseLink | None:
+def link_docs(a: _Doc, b: _Doc, settings: ReuseSettings) -> ReuseLink | None:
+    """The reuse link between two candidate documents, or None when they share no passage.
+
+    ``a`` should be the earlier of the two in the batch: without dates or credits the
+    direction is unknown and the link keeps ``a`` as its source, as :func:`find_reuse` does.
+    """
     for doc in (a, b):
         if doc.credits is None:
             doc.credits = _credits(doc.article)
@@ -438,6 +468,9 @@ def _link(a: _Doc, b: _Doc, settings: ReuseSettings) -> ReuseLink | None:
     body = sum(bl.end - bl.start for bl in b.article.body_blocks()) or 1
     covered = sum(p.target_span[1] - p.target_span[0] for p in passages)
     return ReuseLink(a.article.id, b.article.id, known, round(min(1.0, covered / body), 4), tuple(passages), evidence)
+
+
+_link = link_docs
 
 
 # ---------------------------------------------------------------------------------------------

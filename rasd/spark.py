@@ -32,9 +32,10 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from rasd import dedup, entities, pipeline, quotes, reuse, timeline
 from rasd.errors import InputError
@@ -66,8 +67,11 @@ class SparkSettings:
     # report.json is written only up to this many articles: past it the JSON no longer fits
     # comfortably in the driver's memory and the Parquet tables are the output.
     report_json_max_articles: int = 100_000
-    # Spark driver heap. The driver holds the compact clustering input (~2.6 kB an article) and
-    # the collected results; 4g held the 31,030 SaudiNewsNet articles (bench/spark_bench.py).
+    # Spark driver heap (in local mode also the executors' cache and shuffle buffers): the cached
+    # articles (pickled, about twice their UTF-8 size), the reuse documents while that stage
+    # runs and the collected results. The whole process tree peaked at 2.1 GB on 1,958
+    # SaudiNewsNet articles (bench/spark_bench.py); 4g for the 31,030 is an estimate (6x the
+    # cached data, well under 4 GB) until bench/spark_bench.py is run on them.
     driver_memory: str = "4g"
 
 
@@ -301,92 +305,190 @@ def _components(edges: Sequence[tuple[int, int]]) -> dict[int, int]:
     return {x: find(x) for x in parent}
 
 
-def _vocabulary(stems: dict[str, int] | None = None) -> Any:
-    """rasd.reuse's vocabulary, optionally holding the stem ids the embedded run would assign."""
-    vocab = reuse._Vocabulary()
-    if stems is not None:
-        vocab._stems = stems
-    return vocab
+# Partition of a uint64 key or pair code: a multiplicative hash independent of rasd.reuse's key
+# sampling (which keeps only keys whose other hash is 0 mod key_sample, so `key % p` would put
+# every key in one partition when p divides key_sample).
+_SPREAD = np.uint64(0xBF58476D1CE4E5B9)
+
+
+def _spread(values: np.ndarray, p: int) -> np.ndarray:
+    return ((values.astype(np.uint64) * _SPREAD) >> np.uint64(33)) % np.uint64(p)
+
+
+def _blocks(dest: np.ndarray, p: int, *columns: np.ndarray) -> Iterator[tuple[int, tuple[np.ndarray, ...]]]:
+    """The rows of ``columns`` cut into one block per destination partition.
+
+    Shuffling one pickled numpy block per (partition, destination) instead of one Python tuple
+    per row is what makes the key join cheap: session 1 sent the 890 k keys of 4,904 articles
+    through Spark SQL as Python rows, twice (the DataFrame was recomputed for each use).
+    """
+    order = np.argsort(dest, kind="stable")
+    bounds = np.searchsorted(dest[order], np.arange(p + 1, dtype=np.uint64))
+    for j in range(p):
+        if bounds[j + 1] > bounds[j]:
+            rows = order[bounds[j] : bounds[j + 1]]
+            yield j, tuple(c[rows] for c in columns)
+
+
+def _identity(j: int) -> int:
+    return j
+
+
+def _pair_counts(keys: np.ndarray, docs: np.ndarray, max_df: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pair code a * n + b with a < b, keys the pair shares) over keys in 2..max_df documents.
+
+    The expansion of rasd.reuse's candidate search, for the keys of one partition: every key of
+    the batch is in exactly one partition, so document frequencies are exact here and the
+    counts of a pair only need adding up across partitions.
+    """
+    order = np.lexsort((docs, keys))
+    keys, docs = keys[order], docs[order]
+    starts = np.r_[0, np.nonzero(np.diff(keys))[0] + 1]
+    sizes = np.diff(np.r_[starts, len(keys)])
+    usable = sizes <= max_df
+    codes = []
+    for off in range(1, max_df):
+        valid = usable & (sizes > off)
+        if not valid.any():
+            break
+        first_of, count = starts[valid], sizes[valid] - off
+        first = np.repeat(first_of, count) + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count))
+        # Documents are sorted within a key and unique (a document's keys are unique): a < b.
+        codes.append(docs[first] * n + docs[first + off])
+    if not codes:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    return np.unique(np.concatenate(codes), return_counts=True)
+
+
+def _tokenise(part: Iterable[Indexed]) -> Iterator[tuple[Any, ...]]:
+    """rasd.reuse documents of a partition, numbered by a vocabulary local to the partition.
+
+    Candidate keys are sampled by a hash of stem ids, and the embedded engine numbers stems in
+    order of first occurrence over the whole batch, so the candidate pairs are the same only
+    with the same numbers. Yields ("s", stem, (article index, rank among the stems new in that
+    article)) for every stem in local id order, then ("d", index, document): the smallest
+    (index, rank) of a stem over all partitions is its place in the embedded numbering.
+    """
+    vocab = reuse.Vocabulary()
+    docs, first = [], []
+    for k, article in part:  # partitions hold ascending article indices
+        before = len(vocab)
+        docs.append(("d", k, vocab.doc(article)))
+        first.extend((k, r) for r in range(len(vocab) - before))
+    # Stems first, so _renumber knows them all before the first document.
+    yield from (("s", stem, seen) for stem, seen in zip(vocab.stems, first, strict=True))
+    yield from docs
+
+
+def _renumber(part: Iterable[tuple[Any, ...]], stem_ids: dict[str, int]) -> Iterator[tuple[int, Any]]:
+    """(index, document) of _tokenise's output with the batch-wide stem ids."""
+    local: list[int] = []
+    table = np.empty(0, dtype=np.int32)
+    for record in part:
+        if record[0] == "s":
+            local.append(stem_ids[record[1]])
+            continue
+        if len(table) != len(local):
+            table = np.array(local, dtype=np.int32)
+        _, k, doc = record
+        yield k, replace(doc, stems=table[doc.stems])
 
 
 def _reuse(spark: SparkSession, base: RDD, settings: Settings, counts: dict[str, int]) -> list[ReuseLink]:
     rs = settings.reuse
-    # Candidate keys are built from stem ids, and the embedded engine numbers stems in order of
-    # first occurrence over the whole batch; the sampled keys (and so the candidate pairs) depend
-    # on those numbers. Pass 1 finds each stem's first occurrence, the driver ranks them.
-
-    def first_seen(part: Iterable[Indexed]) -> Iterator[tuple[str, tuple[int, int]]]:
-        vocab = _vocabulary()
-        for k, article in part:  # partitions hold ascending article indices
-            before = len(vocab._stems)
-            vocab.doc(article)
-            new = list(islice(reversed(vocab._stems), len(vocab._stems) - before))
-            for r, stem in enumerate(reversed(new)):
-                yield stem, (k, r)
-
+    sc = spark.sparkContext
     p = base.getNumPartitions()
-    ranked = base.mapPartitions(first_seen).reduceByKey(min, p).collect()
+    n = counts["articles"]
+
+    # Pass 1: each article is tokenised once (see _tokenise), the driver ranks the stems' first
+    # occurrences into the embedded numbering, each partition renumbers its documents.
+    tokenised = base.mapPartitions(_tokenise, preservesPartitioning=True).persist()
+    ranked = tokenised.filter(lambda r: r[0] == "s").map(lambda r: (r[1], r[2])).reduceByKey(min, p).collect()
     ranked.sort(key=lambda x: x[1])
     counts["reuse vocabulary"] = len(ranked)
-    emitted = spark.sparkContext.accumulator(0)
-    stems = spark.sparkContext.broadcast({s: i for i, (s, _) in enumerate(ranked)})
+    stem_ids = sc.broadcast({s: i for i, (s, _) in enumerate(ranked)})
+    del ranked
+    docs = tokenised.mapPartitions(lambda part: _renumber(part, stem_ids.value), preservesPartitioning=True).persist()
 
-    def docs_of(part: Iterable[Indexed]) -> Iterator[tuple[int, Any]]:
-        vocab = _vocabulary(stems.value)
-        for k, article in part:
-            yield k, vocab.doc(article)
+    # Pass 2: candidate pairs. Keys go, as numpy blocks, to the partition their hash picks; each
+    # partition expands its keys into document pairs with counts; the counts go to the
+    # partition of the pair and pairs sharing min_shared_keys keys are kept.
+    emitted = sc.accumulator(0)
+    pair_rows = sc.accumulator(0)
 
-    # Each article is tokenised once (as in find_reuse); its doc travels to the pairs it is in.
-    docs = base.mapPartitions(docs_of, preservesPartitioning=True).persist()
+    def keyed(part: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, tuple[np.ndarray, ...]]]:
+        found = [(k, reuse.candidate_keys(doc, rs)) for k, doc in part]
+        if not found:
+            return
+        keys = np.concatenate([f for _, f in found])
+        owners = np.repeat(np.array([k for k, _ in found], dtype=np.int64), [len(f) for _, f in found])
+        emitted.add(len(keys))
+        yield from _blocks(_spread(keys, p), p, keys, owners)
 
-    def keys(part: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, list[int]]]:
-        for k, doc in part:
-            found = reuse._keys(doc, rs)
-            if len(found):
-                emitted.add(len(found))
-                yield k, found.view("int64").tolist()
+    def expand(part: Iterable[tuple[int, tuple[np.ndarray, ...]]]) -> Iterator[tuple[int, tuple[np.ndarray, ...]]]:
+        blocks = [b for _, b in part]
+        if blocks:
+            codes, shared = _pair_counts(np.concatenate([b[0] for b in blocks]),
+                                         np.concatenate([b[1] for b in blocks]), rs.max_df, n)
+            pair_rows.add(len(codes))
+            yield from _blocks(_spread(codes, p), p, codes, shared)
 
-    from pyspark.sql import functions as F
+    def kept(part: Iterable[tuple[int, tuple[np.ndarray, ...]]]) -> Iterator[int]:
+        blocks = [b for _, b in part]
+        if blocks:
+            codes, where = np.unique(np.concatenate([b[0] for b in blocks]), return_inverse=True)
+            shared = np.bincount(where, weights=np.concatenate([b[1] for b in blocks]))
+            yield from codes[shared >= rs.min_shared_keys].tolist()
 
-    spark.conf.set("spark.sql.shuffle.partitions", str(p))
-    keyed = spark.createDataFrame(docs.mapPartitions(keys), "doc int, keys array<bigint>")
-    postings = keyed.select("doc", F.explode("keys").alias("key"))
-    usable = postings.groupBy("key").count().filter((F.col("count") >= 2) & (F.col("count") <= rs.max_df))
-    posted = postings.join(usable.select("key"), "key")
-    pairs = (
-        posted.alias("x").join(posted.alias("y"), "key")
-        .filter(F.col("x.doc") < F.col("y.doc"))
-        .groupBy(F.col("x.doc").alias("a"), F.col("y.doc").alias("b")).count()
-        .filter(F.col("count") >= rs.min_shared_keys)
-        .select("a", "b")
-        .rdd.map(lambda r: (int(r.a), int(r.b)))
+    codes = (
+        docs.mapPartitions(keyed).partitionBy(p, _identity).mapPartitions(expand)
+        .partitionBy(p, _identity).mapPartitions(kept).collect()
     )
-
-    Pair = tuple[int, int]
-
-    pair_chars = spark.sparkContext.accumulator(0)
-    pair_count = spark.sparkContext.accumulator(0)
-
-    def link(part: Iterable[tuple[int, tuple[Iterable[Any], Iterable[tuple[int, Any]]]]]
-             ) -> Iterator[tuple[Pair, ReuseLink]]:
-        for a, (own, partners) in part:
-            first = list(own)
-            for b, doc in sorted(partners, key=lambda x: x[0]):
-                pair_chars.add(len(first[0].article.text) + len(doc.article.text))
-                pair_count.add(1)
-                # The lower index first: find_reuse's order, which decides an unknown direction.
-                found = reuse._link(first[0], doc, rs)
-                if found is not None:
-                    yield (a, b), found
-
-    # The second doc of each pair goes to the first's partition; the first's doc goes there once.
-    to_first = pairs.map(lambda ab: (ab[1], ab[0])).join(docs, p).map(lambda x: (x[1][0], (x[0], x[1][1])))
-    links = docs.cogroup(to_first, p).mapPartitions(link).collect()
-    docs.unpersist()
-    stems.unpersist()
+    tokenised.unpersist()
+    stem_ids.unpersist()
     counts["reuse keys"] = emitted.value
-    counts["reuse candidate pairs"] = pair_count.value
-    counts["reuse pair text chars"] = pair_chars.value
+    counts["reuse pair count rows"] = pair_rows.value
+    counts["reuse candidate pairs"] = len(codes)
+
+    # Pass 3: alignment. Each pair is aligned in the partition its first article's index picks;
+    # every document goes once to each partition that needs it (not once per pair: a wire story
+    # copied by 30 outlets is 435 pairs but at most p copies of each document).
+    pairs = sorted(divmod(c, n) for c in codes)
+    del codes
+    by_dest: dict[int, list[tuple[int, int]]] = {}
+    wanted: dict[int, set[int]] = {}
+    for a, b in pairs:
+        d = a % p
+        by_dest.setdefault(d, []).append((a, b))
+        wanted.setdefault(a, set()).add(d)
+        wanted.setdefault(b, set()).add(d)
+    routes = sc.broadcast({k: sorted(ds) for k, ds in wanted.items()})
+    work = sc.broadcast(by_dest)
+    shipped = sc.accumulator(0)
+    shipped_chars = sc.accumulator(0)
+
+    def ship(part: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, tuple[int, Any]]]:
+        want = routes.value
+        for k, doc in part:
+            for d in want.get(k, ()):
+                shipped.add(1)
+                shipped_chars.add(len(doc.article.text))
+                yield d, (k, doc)
+
+    def link(index: int, part: Iterable[tuple[int, tuple[int, Any]]]) -> Iterator[tuple[tuple[int, int], ReuseLink]]:
+        have = dict(kd for _, kd in part)
+        for a, b in work.value.get(index, ()):
+            # The lower index first: find_reuse's order, which decides an unknown direction.
+            found = reuse.link_docs(have[a], have[b], rs)
+            if found is not None:
+                yield (a, b), found
+
+    links = docs.mapPartitions(ship).partitionBy(p, _identity).mapPartitionsWithIndex(link).collect()
+    docs.unpersist()
+    routes.unpersist()
+    work.unpersist()
+    counts["reuse shipped documents"] = shipped.value
+    counts["reuse shipped chars"] = shipped_chars.value
     # find_reuse yields links in ascending (first, second) article index order.
     links.sort(key=lambda x: x[0])
     return [link for _, link in links]

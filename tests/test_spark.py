@@ -6,10 +6,13 @@ import importlib.util
 import json
 import shutil
 import time
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -79,6 +82,42 @@ def test_refuses_a_pipeline_with_a_stage_it_does_not_distribute(monkeypatch: pyt
     monkeypatch.setattr(pipeline, "STAGES", [*pipeline.STAGES, extra])
     with pytest.raises(RuntimeError, match="sentiment"):
         rs.analyze_rdd(None, None, Settings())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("max_df", [40, 3])
+def test_partitioned_reuse_numbering_and_key_join_give_the_embedded_candidates(max_df: int) -> None:
+    from rasd import reuse
+    from rasd.spark import _blocks, _pair_counts, _renumber, _spread, _tokenise
+
+    settings = load_settings()
+    rs = replace(settings.reuse, max_df=max_df)  # 3 makes the document-frequency cut bite on 45 articles
+    articles = _sample_articles(settings)
+    vocab = reuse.Vocabulary()
+    embedded = [vocab.doc(a) for a in articles]
+    indexed = list(enumerate(articles))
+    parts = [list(_tokenise(indexed[a:b])) for a, b in ((0, 9), (9, 30), (30, len(indexed)))]
+    first: dict[str, tuple[int, int]] = {}
+    for part in parts:
+        for record in part:
+            if record[0] == "s":
+                first[record[1]] = min(first.get(record[1], record[2]), record[2])
+    ids = {s: i for i, s in enumerate(sorted(first, key=first.__getitem__))}
+    assert list(ids) == vocab.stems  # the embedded engine's numbering, from three local ones
+    docs = dict(d for part in parts for d in _renumber(part, ids))
+    assert all(np.array_equal(docs[k].stems, doc.stems) for k, doc in enumerate(embedded))
+
+    found = [(k, reuse.candidate_keys(docs[k], rs)) for k in range(len(docs))]
+    keys = np.concatenate([f for _, f in found])
+    owners = np.repeat(np.arange(len(found), dtype=np.int64), [len(f) for _, f in found])
+    blocks = list(_blocks(_spread(keys, 3), 3, keys, owners))
+    assert [j for j, _ in blocks] == [0, 1, 2] and sum(len(b[0]) for _, b in blocks) == len(keys)
+    shared: Counter[int] = Counter()
+    for _, (ks, ds) in blocks:
+        codes, counts = _pair_counts(ks, ds, rs.max_df, len(docs))
+        shared.update(dict(zip(codes.tolist(), counts.tolist(), strict=True)))
+    pairs = sorted(divmod(c, len(docs)) for c, v in shared.items() if v >= rs.min_shared_keys)
+    expected = reuse._candidate_pairs([reuse.candidate_keys(d, rs) for d in embedded], rs).tolist()
+    assert pairs and [list(p) for p in pairs] == expected
 
 
 # -- equivalence on the sample corpus -------------------------------------------------------------
