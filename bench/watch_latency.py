@@ -24,7 +24,6 @@ import json
 import platform
 import random
 import resource
-import sqlite3
 import sys
 import tempfile
 import threading
@@ -37,6 +36,7 @@ from xml.sax.saxutils import escape
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._saudinewsnet import records
+from bench._stores import copy_store
 from rasd.incremental import IncrementalPipeline
 from rasd.ingest.clean import make_article
 from rasd.ingest.http import Fetcher
@@ -63,16 +63,6 @@ def to_article(record: dict[str, str]) -> Article | None:
         return None
     return make_article(f"{title}\n\n{body}" if title else body, title=title or None, source=record.get("source"),
                         url=record.get("url"), published=published(record))
-
-
-def copy_store(source: Path, target: Path) -> None:
-    """A consistent copy of a store that may be open elsewhere (SQLite's online backup)."""
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    dst = sqlite3.connect(target)
-    with dst:
-        src.backup(dst)
-    src.close()
-    dst.close()
 
 
 def hold_out(store: Store, n: int) -> list[dict[str, str]]:

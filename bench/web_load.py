@@ -29,7 +29,6 @@ import os
 import random
 import re
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 
 from bench._saudinewsnet import DATA, records
+from bench._stores import copy_store
 from rasd import pipeline
 from rasd.ingest.clean import make_article
 from rasd.ingest.meta import parse_published
@@ -79,15 +79,10 @@ def ant_records() -> Iterator[dict[str, str]]:
                    "source": r.get("source") or "", "published": published}
 
 
-def copy_store(source: Path, db: Path) -> dict[str, float]:
-    """A consistent copy of ``source`` (read-only there) through SQLite's backup API."""
+def copied_store(source: Path, db: Path) -> dict[str, float]:
+    """Copy ``source`` to ``db`` and say what it holds."""
     started = time.perf_counter()
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    dst = sqlite3.connect(db)
-    with dst:
-        src.backup(dst)
-    src.close()
-    dst.close()
+    copy_store(source, db)
     with Store(db) as store:  # runs the store's migrations (new indexes) on the copy
         stats = store.stats()
     return {"articles": stats["articles"], "stories": stats["stories"], "copied_from": str(source),
@@ -306,7 +301,7 @@ def main() -> None:
     tmp = tempfile.TemporaryDirectory(prefix="rasd-web-load-")
     db = Path(tmp.name) / "load.db"
     if args.from_db is not None:
-        built = copy_store(args.from_db, db)
+        built = copied_store(args.from_db, db)
         print(f"store: {built['articles']} articles, {built['stories']} stories (copied in {built['copy_s']} s)",
               flush=True)
     else:
