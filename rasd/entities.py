@@ -236,8 +236,21 @@ def name_words(text: str, known: frozenset[str] | set[str] = frozenset()) -> lis
     return words
 
 
+# The first halves of compound names, written apart or joined: عبد الفتاح / عبدالفتاح, أبو بكر /
+# أبوبكر. In a key they are joined to the next word, so both spellings give one key. Not بن: بن
+# joins two names (سلمان بن عبدالعزيز), and is never written attached.
+_COMPOUND_HEADS = frozenset({"عبد", "ابو"})
+
+
 def name_key(text: str, known: frozenset[str] | set[str] = frozenset()) -> tuple[str, ...]:
-    return tuple(word_key(w) for w in name_words(text, known))
+    words = name_words(text, known)
+    joined: list[str] = []
+    for w in words:
+        if joined and joined[-1] in _COMPOUND_HEADS:
+            joined[-1] += w
+        else:
+            joined.append(w)
+    return tuple(word_key(w) for w in joined)
 
 
 def _known_first_words(mentions: Iterable[Mention]) -> set[str]:

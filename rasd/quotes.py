@@ -28,22 +28,31 @@ from dataclasses import dataclass, replace
 
 from rasd.models import Article, Entity, Mention, Quote
 from rasd.quotes_lexicon import (
+    ALA_VERBS,
     AMBIGUOUS_VERBS,
+    APPOSITION_GAP,
     ATTRIBUTIONS,
+    B_ONLY_VERBS,
     BARE_COMPLEMENTISERS,
     BEFORE_STOPS,
     COMPLEMENTISERS,
+    DOCUMENT_SUBJECTS,
+    MANNER_NOT,
     NAME_LINKS,
     NEW_STATEMENT_VERBS,
     NOT_COMPLEMENTISING,
     OBJECT_HEADS,
     PARTICIPLES,
+    PASSIVE_SOURCE_VERBS,
     POSTPOSED_LEADS,
     PUBLISH_VERBS,
     RELATIVES,
     RELAY_VERBS,
+    SAYING,
     SOURCE_HEADS,
     SPEECH_VERBS,
+    SPLIT_POSTPOSED,
+    STATEMENT_OPENERS,
     STATEMENT_VERBS,
     SUBJECT_STOP_PREFIXES,
     SUBJECT_STOPS,
@@ -88,6 +97,7 @@ _STRIP = " \t\r\n.،,؛;:-–—_*"
 _DOUBLE_FINDER = re.compile("[" + re.escape(_DOUBLE_MARKS) + "]")
 _SINGLE_FINDER = re.compile("[" + re.escape(_SINGLE_MARKS) + "]")
 _SHORT_MARKED = re.compile(r"[^\"«»“”\n.،,:؛]{1,30}[\"»”]")  # a name closed within 30 characters
+_OPEN_STOP = re.compile(r"(?<=[^\W\d_]{3})\s?[.!?؟](?=\s*[^\W\d_])")  # a sentence end inside an open mark
 _GLUED_STOP = re.compile(r"(?<=[^\W\d_]{3})[ »”\"]?\.(?=\s*[^\W\d_])")
 
 
@@ -102,6 +112,7 @@ class _Candidate:
     verb: int = -1  # start of the verb that introduces it, when one does
     splits: bool = False  # that verb starts a new statement (وقال، ، وأضاف), cutting the one before
     quote: bool = True  # False: a speaker-only event (أشاد الوزير بـ...) that sets who speaks next
+    plural: bool = False  # a plural participle (قائلين): carries over only a plural speaker
 
 
 def extract_quotes(
@@ -134,19 +145,16 @@ def extract_quotes(
             last = _speaker_text(text, last_span, mentions)
         if not cand.quote:
             continue
-        named = cand.speaker is not None or cand.carry
+        named = cand.speaker is not None or (cand.carry and not (cand.plural and not _plural(last)))
         quotes.append(Quote(article.id, None, last if named else None, text[cand.start : cand.end],
                             (cand.start, cand.end), cand.direct, last_span if named else None))
     quotes.sort(key=lambda q: q.span)
     return quotes
 
 
-# Between a role and the name in apposition only a comma and rank words may stand:
-# "المتحدث باسم الحماية المدنية، العقيد مراد الزين".
-_APPOSITION_GAP = re.compile(
-    r"^[\s،,]*(?:(?:ال)?(?:عقيد|عميد|لواء|فريق|مقدم|رائد|نقيب|دكتورة|دكتور|سيدة|سيد|مهندسة|مهندس|شيخ|"
-    r"أستاذ|استاذ|د\.)\s+)*$"
-)
+def _plural(phrase: str | None) -> bool:
+    """Whether a speaker phrase names a plural (محللون سياسيون، السياسيين، الوزارات)."""
+    return any(len(w) > 4 and w.endswith(("ون", "ين", "ات")) for w in normalize(phrase or "").split())
 
 
 def _speaker_span(text: str, span: tuple[int, int], mentions: Sequence[Mention]) -> tuple[int, int]:
@@ -154,7 +162,7 @@ def _speaker_span(text: str, span: tuple[int, int], mentions: Sequence[Mention])
     if any(m.type == "PER" and m.span[0] < span[1] and span[0] < m.span[1] for m in mentions):
         return span
     for m in mentions:
-        if m.type == "PER" and span[1] <= m.span[0] <= span[1] + 40 and _APPOSITION_GAP.match(
+        if m.type == "PER" and span[1] <= m.span[0] <= span[1] + 40 and APPOSITION_GAP.match(
             text[span[1] : m.span[0]]
         ):
             return span[0], m.span[1]
@@ -342,6 +350,14 @@ def _direct(
     if words == 0:
         return None
     closed = closer < len(text) and text[closer] in _DOUBLE_MARKS + _SINGLE_MARKS
+    # An unclosed mark ends with its sentence; one closed by a straight " (often the opening mark of
+    # the next quote or name) ends before a sentence that opens with a speech verb (. وأبان أن).
+    for stop in _OPEN_STOP.finditer(text, c_start, c_end) if not closed or text[closer] == '"' else ():
+        k = bisect.bisect_left(starts, stop.end())
+        if not closed or (k < len(toks) and toks[k].norm != bases[k] and bases[k] in NEW_STATEMENT_VERBS):
+            c_end, closed = _trim(text, c_start, stop.start())[1], False
+            words = bisect.bisect_left(starts, c_end) - first
+            break
     # Before the opener: back to the sentence end, or to the previous pair of marks.
     # Short pairs (لـ"الرياض") are names inside the introducing clause, not earlier quotes.
     words_in = [bisect.bisect_left(starts, c) - bisect.bisect_left(starts, o) for o, c in pairs]
@@ -360,7 +376,15 @@ def _direct(
     if before and (bases[before[-1]] in TITLE_WORDS
                    or (len(before) > 1 and bases[before[-1]] == "في" and bases[before[-2]] in TITLE_WORDS)):
         return None
+    saying = bool(before) and toks[before[-1]].norm in SAYING
     for n, k in enumerate(reversed(before)):
+        if saying and bases[k] in RELAY_VERBS and n < settings.max_verb_gap_words:
+            # نقلت وسائل إعلام عن المتحدث ... قوله: "...": the speaker is whom the report quotes.
+            relayed = next((j for j in before if j > k and toks[j].norm == "عن"), None)
+            if relayed is not None:
+                introduced, verb = True, toks[k].start
+                speaker = _subject(text, toks, bases, relayed + 1, before[-1] + 1, opener, settings)
+                break
         if _is_verb(bases[k], for_marks=True) and n < settings.max_verb_gap_words:
             introduced = True
             verb, splits = toks[k].start, _starts_statement(text, toks, bases, k)
@@ -376,6 +400,10 @@ def _direct(
             break
     if not introduced and closed:
         introduced, speaker = _verb_after(text, toks, bases, starts, closer + 1, settings)
+    previous = [c for o, c in pairs if c < opener]
+    if not introduced and previous and text[previous[-1]] in _DOUBLE_MARKS + _SINGLE_MARKS and not (
+            text[previous[-1] + 1 : opener].strip(" .…")):
+        introduced = True  # “...”.. “...”: the next segment of the same speaker's words
     if words < settings.min_quote_words and not (colon and introduced):
         return None
     if nested and words < settings.long_quote_words:
@@ -391,6 +419,8 @@ def _starts_statement(text: str, toks: list[Token], bases: list[str], k: int) ->
     part of what another speaker reported (قال إن الوزير أكد أن ...)."""
     if toks[k].norm != bases[k] or bases[k] in PARTICIPLES or bases[k] in ATTRIBUTIONS:
         return True
+    if k > 0 and toks[k - 1].norm in STATEMENT_OPENERS:
+        return True  # ومن جانبه قال ...: إن opens the next statement even without a full stop
     lo = toks[max(0, k - 6)].start
     return any(ch in text[lo : toks[k].start] for ch in "،,")
 
@@ -444,9 +474,14 @@ def _subject(
                 and not _SHORT_MARKED.match(text, tok.start)):
             break  # a name in marks may be the subject (نشرت «عكاظ» أن), not a quote's first words
         norm = tok.norm
-        if norm == "علي" and chosen and toks[chosen[-1]].norm in NAME_LINKS:
+        if norm == "علي" and ((chosen and toks[chosen[-1]].norm in NAME_LINKS) or _ali_named(toks, bases, k, first)):
             chosen.append(k)
             continue
+        if not chosen and k == first and (norm in DOCUMENT_SUBJECTS or _manner(norm, tok.text)):
+            if norm in DOCUMENT_SUBJECTS:  # وأوضح بيان صحافي ... أن: the statement speaks
+                chosen.append(k)
+                continue
+            break  # وقال مستشهداً بالأبيات: how he spoke, not who; the speaker is carried over
         if with_object and norm.startswith("ب") and norm not in ("باسم", "بن"):
             break  # "طالب بضرورة ..." has no subject after the verb: the object comes first
         if (norm in SUBJECT_STOPS or norm.startswith(SUBJECT_STOP_PREFIXES) or norm in COMPLEMENTISERS
@@ -458,6 +493,20 @@ def _subject(
     if not chosen:
         return None
     return toks[chosen[0]].start, toks[chosen[-1]].end
+
+
+def _manner(norm: str, written: str) -> bool:
+    """A manner participle in the accusative (مستشهدا، مستهجنا، مبتسما): م...ا, five letters or more;
+    in م...يا only with its tanween written (مبديًا), as ماليزيا and موريتانيا are names."""
+    return (len(norm) >= 5 and norm[0] == "م" and norm[-1] == "ا" and norm not in MANNER_NOT
+            and (not norm.endswith("يا") or "\u064b" in written))
+
+
+def _ali_named(toks: list[Token], bases: list[str], k: int, first: int) -> bool:
+    """علي right after the verb and before أن, spelt with ي, is the name Ali (وأضاف علي أن), unless
+    the verb takes على (أكد على أن)."""
+    return (k == first and k > 0 and k + 1 < len(toks) and bases[k + 1] in COMPLEMENTISERS
+            and toks[k].text.rstrip("\u064b-\u0652")[-1:] == "ي" and bases[k - 1] not in ALA_VERBS)
 
 
 def _subject_before(
@@ -543,9 +592,13 @@ def _indirect(
     base = bases[i]
     if base in ATTRIBUTIONS:
         return _attribution(text, toks, bases, i, sents, settings)
-    if base in POSTPOSED_LEADS or (base == "ما" and i > 0 and toks[i - 1].norm in ("هذا", "وهذا", "وهو")):
+    if base in POSTPOSED_LEADS or (base == "ما" and i > 0 and (
+            toks[i - 1].norm in ("هذا", "وهذا", "وهو") or toks[i - 1].norm in SPLIT_POSTPOSED)):
         return _postposed(text, toks, bases, i, sents, settings)
-    if not _is_verb(base, for_marks=False):
+    if base in ("مما", "ومما") and i + 1 < len(toks) and _is_verb(toks[i + 1].norm[:-1], False):
+        i, base = i + 1, toks[i + 1].norm[:-1]  # ومما قاله نصر الله أن: "among what X said is that"
+    passive = base in PASSIVE_SOURCE_VERBS and i + 1 < len(toks) and toks[i + 1].norm == "من"
+    if not (passive or _is_verb(base, for_marks=False)):
         return None
     sent_end = _sentence_end(sents, toks[i].start, par_end)
     participle = base in PARTICIPLES
@@ -573,6 +626,8 @@ def _indirect(
             continue
         if toks[k - 1].norm in NOT_COMPLEMENTISING:
             continue
+        if base in B_ONLY_VERBS and not toks[k].norm.startswith("ب"):
+            return None
         if participle and k - i > 3:
             return None
         # "أكد على أهمية أن ..." is a verb with an object, not a reported clause.
@@ -583,6 +638,8 @@ def _indirect(
         relayed = next((j for j in range(i + 1, k) if toks[j].norm in ("عن", "عنه", "عنها", "عنهم")), None)
         if base in RELAY_VERBS and relayed is not None:
             speaker = _subject(text, toks, bases, relayed + 1, k, toks[k].start, settings)
+        elif passive:  # علم من مصدر مطلع أن: the source after من
+            speaker = _subject(text, toks, bases, i + 2, k, toks[k].start, settings)
         elif speaker is None and not participle and toks[i].norm == base:
             speaker = _subject_before(text, toks, bases, i, settings)
         if bases[k] in BARE_COMPLEMENTISERS:
@@ -594,8 +651,27 @@ def _indirect(
         c_start, c_end = _trim(text, clause_start, sent_end)
         if c_end - c_start < 2:
             return None
-        return _Candidate(c_start, c_end, False, speaker, True, toks[i].start, toks[i].start, splits)
+        carry = True  # False: a plural participle, whose speaker must be plural
+        if participle and base.endswith(("ين", "ون")):
+            # قائلين إن: a plural speaks, not the last (singular) speaker; the plural noun phrase
+            # right before it (حفيظة السياسيين السعوديين، قائلين) or nobody.
+            speaker, carry = _plural_before(text, toks, i), False
+        return _Candidate(c_start, c_end, False, speaker, True, toks[i].start, toks[i].start, splits,
+                          plural=not carry)
     return None
+
+
+def _plural_before(text: str, toks: list[Token], i: int) -> tuple[int, int] | None:
+    """The definite plural noun phrase (السياسيين السعوديين) right before the token at ``i``."""
+    k = i - 1
+    while k >= 0 and toks[k].norm.endswith(("ين", "ون")) and len(toks[k].norm) > 4 and not (
+            k < i - 1 and _punctuated(text, toks[k].end, toks[k + 1].start)):
+        k -= 1
+    if k < i - 1 and k >= 0 and toks[k].norm.startswith("ال") and not _punctuated(text, toks[k].end, toks[k + 1].start):
+        k -= 1  # a broken-plural head before its adjective: النواب المعارضين
+    if k == i - 1 or not toks[k + 1].norm.startswith(("ال", "وال")):
+        return None
+    return toks[k + 1].start + (1 if toks[k + 1].norm.startswith("وال") else 0), toks[i - 1].end
 
 
 def _postposed(
@@ -616,6 +692,8 @@ def _postposed(
         first += 1
     speaker = _subject(text, toks, bases, first, len(toks), toks[-1].end, settings)
     lead = i - 1 if bases[i] == "ما" else i
+    if lead > 0 and toks[lead - 1].norm in ("وذلك", "ذلك"):
+        lead -= 1  # ... القرن الأفريقي وذلك بحسب ما أفادت مصادر: وذلك points back at the report
     sent_start = _sentence_start(sents, toks[lead].start, toks[0].start)
     c_start, c_end = _trim(text, sent_start, toks[lead].start)
     if speaker is None or len(tokens(text, c_start, c_end)) < 3:
@@ -671,8 +749,10 @@ def _attribution(
     lead = [t for t in toks if sent_start <= t.start < toks[i].start]
     if len(lead) <= 1:  # "وبحسب المصادر، فإن ..." : the clause follows the source
         clause = toks[span_end].start if span_end < len(toks) else sent_end
-        if span_end < len(toks) and toks[span_end].norm in BARE_COMPLEMENTISERS and span_end + 1 < len(toks):
-            clause = toks[span_end + 1].start
+        fan = next((j for j in range(span_end, min(len(toks) - 1, span_end + 10))
+                    if toks[j].norm in BARE_COMPLEMENTISERS and toks[j].start < sent_end), None)
+        if fan is not None:  # وبحسب أحد الدلالين الموجودين في سوق ... فإن: the content follows فإن
+            clause = toks[fan + 1].start
         c_start, c_end = _trim(text, clause, sent_end)
     else:
         c_start, c_end = _trim(text, sent_start, toks[i].start)
@@ -694,7 +774,11 @@ def _split_and_prune(
             prev = out[-1]
             if not cand.splits:
                 continue
-            prev.end = _trim(text, prev.start, cand.anchor)[1]
+            cut = bisect.bisect_left([t.start for t in toks], cand.anchor)
+            while cut > 0 and (toks[cut - 1].norm in STATEMENT_OPENERS or (
+                    toks[cut - 1].norm in ("من", "ومن") and toks[cut].norm in STATEMENT_OPENERS)):
+                cut -= 1  # ... الخارجي ومن جانبه قال: ومن جانبه belongs to the next statement
+            prev.end = _trim(text, prev.start, min(cand.anchor, toks[cut].start))[1]
             if prev.end <= prev.start:
                 out.pop()
         out.append(cand)
@@ -720,6 +804,9 @@ def _clause_end(
         if ("،" in gap or "," in gap) and (base in PARTICIPLES or (
                 tok.norm != base and tok.norm[0] == "و" and base in NEW_STATEMENT_VERBS)):
             return _trim(text, start, tok.start)[1]
+        if base in PARTICIPLES and k + 1 < len(toks) and (toks[k + 1].norm in ("الي", "علي") or bases[
+                k + 1] in COMPLEMENTISERS or (toks[k + 1].norm[0] == "ب" and len(toks[k + 1].norm) > 3)):
+            return _trim(text, start, tok.start)[1]  # ... وهم بحالة جيدة مشيرا إلى سقوط مركبة
         k += 1
     return end
 

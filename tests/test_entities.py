@@ -272,3 +272,14 @@ def test_entity_ids_are_unique_and_every_mention_kept(specs: list[tuple[str, str
     assert len(ids) == len(set(ids))
     kept = sorted((m.article, m.span) for e in entities for m in e.mentions)
     assert kept == sorted((m.article, m.span) for m in mentions if name_key(m.text))
+
+
+def test_compound_names_written_apart_or_joined_are_one_entity() -> None:
+    # Issue #5: عبد / أبو are joined to the next word in the key, so both spellings are one name
+    # and the bare surname then fits that one entity instead of two.
+    assert name_key("عبدالفتاح السيسي") == name_key("عبد الفتاح السيسي")
+    assert name_key("أبو بكر البغدادي") == name_key("أبوبكر البغدادي")
+    assert name_key("عبد الله بن زايد") != name_key("عبد الرحمن بن زايد")
+    ents = link_entities([_m("a1", "عبدالفتاح السيسي"), _m("a2", "عبد الفتاح السيسي"),
+                          _m("a3", "السيسي"), _m("a3", "سلمان بن عبدالعزيز", at=30)])
+    assert sorted(len(e.mentions) for e in ents) == [1, 3]

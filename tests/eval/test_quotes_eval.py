@@ -192,9 +192,12 @@ def test_quotes_against_heldout(shared_data: Path) -> None:
 
 # Second held-out set (docs/quotes.md, "Second held-out set"): 32 other SaudiNewsNet articles (seed
 # 20250811), labelled after the issue #5 fixes with the rules frozen, measured once: P 0.946, R 0.833,
-# exact 0.900, speaker 0.743 (0.729 before one speaker label was corrected). Floors just below.
+# exact 0.900, speaker 0.743 (0.729 before one speaker label was corrected): the unbiased estimate.
+# The rules were then fixed for the errors it showed (issue #5, second round: P 0.976, R 0.952, exact
+# 0.900, speaker 0.925), so it is no longer untouched: the floors sit just under the new values and
+# guard against regressions, not as a measure of unseen text.
 HELDOUT2 = Path(__file__).resolve().parent / "quotes_heldout2.jsonl"
-HELDOUT2_FLOORS = {"precision": 0.92, "recall": 0.81, "exact": 0.87, "speaker": 0.72}
+HELDOUT2_FLOORS = {"precision": 0.95, "recall": 0.93, "exact": 0.88, "speaker": 0.90}
 
 
 @pytest.mark.eval
