@@ -129,38 +129,6 @@ HELDOUT = Path(__file__).resolve().parent / "entity_merge_heldout.jsonl"
 HELDOUT_MERGE_FLOORS = {"precision": 0.95, "recall": 0.60, "linking_recall": 0.79}
 
 
-def test_entity_merge_pairwise_on_heldout(shared_data: Path) -> None:
-    gold = [json.loads(line) for line in HELDOUT.read_text(encoding="utf-8").splitlines() if line.strip()]
-    dev_urls = {json.loads(line)["url"] for line in GOLD.read_text(encoding="utf-8").splitlines() if line.strip()}
-    assert not dev_urls & {g["url"] for g in gold}, "held-out articles must not overlap the development set"
-    recs = _saudinewsnet(shared_data, {g["url"] for g in gold})
-    assert len(recs) == len({g["url"] for g in gold}), "held-out articles missing from SaudiNewsNet"
-    for g in gold:
-        text = recs[g["url"]]["content"]
-        assert text[g["start"] : g["end"]] == g["text"], f"held-out offsets drifted: {g}"
-    articles = [
-        Article(id=url, text=rec["content"], blocks=(Block(0, len(rec["content"]), "body"),), source=rec["source"])
-        for url, rec in recs.items()
-    ]
-    mentions = [m for a in articles for m in find_mentions(a) if m.type in ("PER", "ORG")]
-    entity_of = {(m.article, m.span): e.id for e in link_entities(mentions) for m in e.mentions}
-    system: list[str | None] = []
-    for g in gold:
-        hit = [eid for (aid, (s, e)), eid in entity_of.items() if aid == g["url"] and s < g["end"] and e > g["start"]]
-        system.append(hit[0] if hit else None)
-    found = [i for i, sid in enumerate(system) if sid is not None]
-    end_to_end = _pairwise(gold, system, range(len(gold)))
-    linking = _pairwise(gold, system, found)
-    n_entities = len({g["entity"] for g in gold})
-    print(f"\nheld-out mentions {len(gold)} (found by NER {len(found)}); gold entities {n_entities}")
-    print("pairs                     P      R      (tp fp fn)")
-    for name, (p, r, c) in (("end to end", end_to_end), ("NER-found mentions only", linking)):
-        print(f"{name:24}  {p:.3f}  {r:.3f}  {c}")
-    assert end_to_end[0] >= HELDOUT_MERGE_FLOORS["precision"]
-    assert end_to_end[1] >= HELDOUT_MERGE_FLOORS["recall"]
-    assert linking[1] >= HELDOUT_MERGE_FLOORS["linking_recall"]
-
-
 # Second held-out merge set (docs/entities.md, "Second held-out set"): the Abha mosque bombing and its
 # Gulf condemnations (8 articles), the Suez Canal opening (6); labelled after the issue #5 fixes with
 # the rules frozen, measured once: P 1.000, R 0.426, linking R 0.711 (90 of 120 mentions found), the
@@ -170,21 +138,30 @@ HELDOUT2 = Path(__file__).resolve().parent / "entity_merge_heldout2.jsonl"
 HELDOUT2_MERGE_FLOORS = {"precision": 0.97, "recall": 0.52, "linking_recall": 0.88}
 
 
-def test_entity_merge_pairwise_on_heldout2(shared_data: Path) -> None:
-    gold = [json.loads(line) for line in HELDOUT2.read_text(encoding="utf-8").splitlines() if line.strip()]
+# name -> (labels, floors, the sets it must not overlap, the least number of mentions labelled)
+HELDOUT_SETS = {
+    "held-out": (HELDOUT, HELDOUT_MERGE_FLOORS, (GOLD,), 150),
+    "held-out 2": (HELDOUT2, HELDOUT2_MERGE_FLOORS, (GOLD, HELDOUT), 120),
+}
+
+
+@pytest.mark.parametrize("name", list(HELDOUT_SETS))
+def test_entity_merge_pairwise_on_heldout(shared_data: Path, name: str) -> None:
+    path, floors, earlier_sets, least = HELDOUT_SETS[name]
+    gold = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     earlier = {
         json.loads(line)["url"]
-        for path in (GOLD, HELDOUT)
-        for line in path.read_text(encoding="utf-8").splitlines()
+        for earlier_path in earlier_sets
+        for line in earlier_path.read_text(encoding="utf-8").splitlines()
         if line.strip()
     }
-    assert not earlier & {g["url"] for g in gold}, "second held-out articles must not overlap the earlier sets"
-    assert len(gold) >= 120
+    assert not earlier & {g["url"] for g in gold}, f"{name} articles must not overlap the earlier sets"
+    assert len(gold) >= least
     recs = _saudinewsnet(shared_data, {g["url"] for g in gold})
-    assert len(recs) == len({g["url"] for g in gold}), "second held-out articles missing from SaudiNewsNet"
+    assert len(recs) == len({g["url"] for g in gold}), f"{name} articles missing from SaudiNewsNet"
     for g in gold:
         text = recs[g["url"]]["content"]
-        assert text[g["start"] : g["end"]] == g["text"], f"held-out 2 offsets drifted: {g}"
+        assert text[g["start"] : g["end"]] == g["text"], f"{name} offsets drifted: {g}"
     articles = [
         Article(id=url, text=rec["content"], blocks=(Block(0, len(rec["content"]), "body"),), source=rec["source"])
         for url, rec in recs.items()
@@ -199,10 +176,10 @@ def test_entity_merge_pairwise_on_heldout2(shared_data: Path) -> None:
     end_to_end = _pairwise(gold, system, range(len(gold)))
     linking = _pairwise(gold, system, found)
     n_entities = len({g["entity"] for g in gold})
-    print(f"\nheld-out 2 mentions {len(gold)} (found by NER {len(found)}); gold entities {n_entities}")
+    print(f"\n{name} mentions {len(gold)} (found by NER {len(found)}); gold entities {n_entities}")
     print("pairs                     P      R      (tp fp fn)")
-    for name, (p, r, c) in (("end to end", end_to_end), ("NER-found mentions only", linking)):
-        print(f"{name:24}  {p:.3f}  {r:.3f}  {c}")
-    assert end_to_end[0] >= HELDOUT2_MERGE_FLOORS["precision"]
-    assert end_to_end[1] >= HELDOUT2_MERGE_FLOORS["recall"]
-    assert linking[1] >= HELDOUT2_MERGE_FLOORS["linking_recall"]
+    for label, (p, r, counts) in (("end to end", end_to_end), ("NER-found mentions only", linking)):
+        print(f"{label:24}  {p:.3f}  {r:.3f}  {counts}")
+    assert end_to_end[0] >= floors["precision"]
+    assert end_to_end[1] >= floors["recall"]
+    assert linking[1] >= floors["linking_recall"]
