@@ -4,8 +4,8 @@ Both engines run the full pipeline over the same articles (rasd.ingest's make_ar
 record, in store order); reading the zips is not timed. The machine these runs share is busy, so
 besides wall time every stage gets its CPU seconds: for the embedded engine this process's CPU
 time; for Spark the CPU time of this process and all its children (the JVM, the Python daemon and
-its workers), read from /proc at each stage boundary (workers are reused, so they are alive to be
-read). Peak memory is the resident set of the same tree, sampled every 0.25 s.
+its workers), read from /proc every 0.25 s into a ledger that keeps each process's last reading, so
+workers that exit mid-stage keep their CPU. Peak memory is the resident set of the same tree, sampled every 0.25 s.
 
 ``--embedded-from bench/results/full_store.json`` takes the embedded engine's per-stage times
 from bench/full_store.py (which analyses the same records) instead of running it again, so the
@@ -63,10 +63,34 @@ def saudinewsnet_articles(limit: int | None) -> list[Article]:
     return prepare(out)
 
 
+class _CpuLedger:
+    """CPU seconds of a process tree that never go backwards.
+
+    Python workers come and go during a run; summing the live processes' times (or their reaped
+    children's) drops a worker's whole CPU when it exits before its parent reaps it. The ledger
+    keeps every process's own utime + stime as last seen (sampled every 0.25 s), so an exit loses
+    at most one sampling interval.
+    """
+
+    def __init__(self) -> None:
+        self.last: dict[tuple[int, float], tuple[str, float]] = {}  # (pid, start time) -> kind, seconds
+        self.lock = threading.Lock()
+
+    def totals(self) -> dict[str, float]:
+        with self.lock:
+            out = {"driver": 0.0, "jvm": 0.0, "workers": 0.0}
+            for kind, seconds in self.last.values():
+                out[kind] += seconds
+            return out
+
+
+_LEDGER = _CpuLedger()
+
+
 def _tree(pid: int) -> tuple[int, dict[str, float]]:
-    """Resident bytes of ``pid`` and its descendants, and their CPU seconds (reaped children
-    included) split into this process ("driver"), Java ("jvm") and the rest ("workers": the
-    PySpark daemon and its Python workers). Linux /proc."""
+    """Resident bytes of ``pid`` and its descendants, and the CPU seconds (from :data:`_LEDGER`) of
+    this process ("driver"), Java ("jvm") and the rest ("workers": the PySpark daemon and its
+    Python workers) since the bench started. Linux /proc."""
     children: dict[int, list[int]] = {}
     stat: dict[int, tuple[str, list[str]]] = {}
     for entry in os.listdir("/proc"):
@@ -81,16 +105,18 @@ def _tree(pid: int) -> tuple[int, dict[str, float]]:
         fields = rest.split()
         children.setdefault(int(fields[1]), []).append(int(entry))
         stat[int(entry)] = (name, fields)
-    rss, cpu, stack = 0, {"driver": 0.0, "jvm": 0.0, "workers": 0.0}, [pid]
-    while stack:
-        p = stack.pop()
-        if p in stat:
-            name, fields = stat[p]
-            rss += int(fields[21]) * _PAGE
-            kind = "driver" if p == pid else "jvm" if name == "java" else "workers"
-            cpu[kind] += sum(int(x) for x in fields[11:15]) / _TICK  # utime stime cutime cstime
-        stack.extend(children.get(p, ()))
-    return rss, cpu
+    rss, stack = 0, [pid]
+    with _LEDGER.lock:
+        while stack:
+            p = stack.pop()
+            if p in stat:
+                name, fields = stat[p]
+                rss += int(fields[21]) * _PAGE
+                kind = "driver" if p == pid else "jvm" if name == "java" else "workers"
+                # fields[19] is the start time: a reused pid is another process
+                _LEDGER.last[(p, float(fields[19]))] = (kind, (int(fields[11]) + int(fields[12])) / _TICK)
+            stack.extend(children.get(p, ()))
+    return rss, _LEDGER.totals()
 
 
 class PeakMemory:
