@@ -21,7 +21,7 @@ from rasd.models import Article, Block
 from rasd.report import build_report
 from rasd.settings import Settings, load_settings
 from rasd.store import Store
-from rasd.web import WebSettings, create_app, render
+from rasd.web import WebSettings, create_app, render, views
 from rasd.web.views import ViewSettings
 
 with warnings.catch_warnings():
@@ -287,6 +287,35 @@ def test_story_page_shows_the_strongest_links_and_lists_the_rest(client: TestCli
     assert f"<small>{len(top['quotes'])}</small>" in quotes_html
 
 
+def test_story_page_caps_long_lists_and_counts_the_rest(store: Store) -> None:
+    """The page reads only the links it uses and caps the timeline and outlet lists; every cap
+    says how many more there are and points to the twin, which keeps everything."""
+    big = store.query(
+        "SELECT sa.story_id, COUNT(*) AS n FROM reuse_links r JOIN story_articles sa ON sa.article_id = r.target"
+        " GROUP BY sa.story_id ORDER BY n DESC LIMIT 1")[0]["story_id"]
+    full = views.story(store, big, ViewSettings(), twin=True)
+    assert full is not None and full["reuse_count"] == len(full["reuse"]) >= 2
+    few = ViewSettings(passage_links=1, listed_links=0, map_links=1, timeline_entries=1, outlet_articles=1)
+    page = views.story(store, big, few)
+    assert page is not None and page["reuse_count"] == full["reuse_count"]
+    pair = [(r["source"], r["target"]) for r in page["reuse"]]
+    assert pair == [(r["source"], r["target"]) for r in full["reuse"][:1]]
+    assert page["_more_links"] == page["_unmapped"] == full["reuse_count"] - 1
+    assert page["timeline"] == full["timeline"] and len(page["_timeline"]) == min(1, len(full["timeline"]))
+    assert page["_more_timeline"] == max(0, len(full["timeline"]) - 1)
+    for group, capped in zip(full["by_outlet"], page["_by_outlet"], strict=True):
+        assert capped["articles"] == group["articles"][:1] and capped["more"] == len(group["articles"]) - 1
+    with TestClient(create_app(store.path, load_settings(), web=WebSettings(views=few))) as c:
+        html = assert_page(c.get(f"/stories/{big}"))
+    assert f"و{full['reuse_count'] - 1} روابط" in html
+    if page["_more_timeline"]:
+        assert f"و{page['_more_timeline']} محطات أخرى" in html
+    for group in page["_by_outlet"]:
+        if group["more"]:
+            assert f"و{group['more']} مقالات أخرى" in html
+    assert html.count(f'href="/stories/{big}.json"') >= 2
+
+
 _MEMBERS = "SELECT article_id FROM story_articles WHERE story_id = ?"
 
 
@@ -550,3 +579,10 @@ def test_serve_command_is_registered() -> None:
     assert result.exit_code == 0
     for option in ("--db", "--host", "--port", "--token"):
         assert option in result.output
+
+
+def test_svg_attrs_take_numbers_and_anchor_words_only() -> None:
+    assert render.svg_attrs(("cx", 12.5), ("cy", 3), ("text-anchor", "end")) == 'cx="12.5" cy="3" text-anchor="end"'
+    for bad in ('"><script>', "\u202eend", True, None):
+        with pytest.raises((TypeError, ValueError)):
+            render.svg_attrs(("x", bad))  # type: ignore[arg-type]

@@ -235,8 +235,12 @@ def snippet(text: str, wanted: set[str], width: int = 220) -> list[tuple[str, bo
 # -- dates ---------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=8192)
 def parse_when(value: str | None) -> datetime | None:
-    """A stored ISO 8601 string (full timestamp or bare day, "YYYY-MM" or "YYYY") as a datetime."""
+    """A stored ISO 8601 string (full timestamp or bare day, "YYYY-MM" or "YYYY") as a datetime.
+
+    Cached (pure; datetimes are immutable): a big story page formats the same few hundred
+    timestamps several times over (chart, map, lists), ~240 calls a page."""
     if not value:
         return None
     text = value.strip()
@@ -260,6 +264,7 @@ def day(value: str | None) -> str | None:
     return when.date().isoformat() if when else None
 
 
+@lru_cache(maxsize=8192)
 def short_time(value: str | None) -> str:
     """"2025-06-16 19:30" (or the day alone when no time was given)."""
     if not value:
@@ -316,9 +321,11 @@ def timeline_chart(
          "label_x": settings.width - settings.margin // 2}
         for i, name in enumerate(outlets)
     ]
-    lane_y = {lane["name"]: lane["y"] for lane in lanes}
+    lane_y: dict[str, float] = {name: top + i * settings.lane_height + settings.lane_height / 2
+                                for i, name in enumerate(outlets)}
     dots = [
         {"x": x_of(w), "y": lane_y[str(a.get("source") or "؟")], "id": a.get("id"),
+         "at": svg_attrs(("cx", x_of(w)), ("cy", lane_y[str(a.get("source") or "؟")])),
          "title": f"{a.get('source') or ''} — {short_time(str(a.get('published') or ''))}: {a.get('title') or ''}",
          "event": a.get("event")}
         for a, w in dated
@@ -350,6 +357,26 @@ def _day_ticks(lo: datetime, hi: datetime, x_of: Callable[[datetime], float]) ->
     return ticks
 
 
+def svg_attrs(*pairs: tuple[str, float | int | str]) -> Markup:
+    """SVG attributes that the layout code computed (numbers, or a keyword such as an anchor) as one
+    piece of markup, written as the template would print them one by one. A big story page has
+    ~1,000 such values in its chart and map; escaping each through Jinja2 cost more than the rest of
+    the SVG. Only numbers and the fixed words below are accepted, so nothing here can carry markup
+    or a bidi mark."""
+    out = []
+    for name, value in pairs:
+        if isinstance(value, str):
+            if value not in _SVG_WORDS:
+                raise ValueError(f"not an SVG keyword: {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"not a number: {value!r}")
+        out.append(f'{name}="{value}"')
+    return Markup(" ".join(out))
+
+
+_SVG_WORDS = frozenset({"start", "middle", "end"})
+
+
 def reuse_graph(
     nodes: Sequence[dict[str, object]], links: Sequence[dict[str, object]], size: int = 480
 ) -> dict[str, object] | None:
@@ -365,10 +392,13 @@ def reuse_graph(
         angle = -math.pi / 2 + 2 * math.pi * i / max(1, len(nodes))
         x = centre + radius * math.cos(angle)
         y = centre + radius * math.sin(angle)
-        placed[str(node["id"])] = {**node, "x": round(x, 1), "y": round(y, 1),
-                                   "anchor": "middle" if abs(x - centre) < 20 else ("start" if x > centre else "end"),
-                                   "lx": round(x + (12 if x > centre + 20 else -12 if x < centre - 20 else 0), 1),
-                                   "ly": round(y + (-14 if y < centre else 22), 1)}
+        anchor = "middle" if abs(x - centre) < 20 else ("start" if x > centre else "end")
+        lx = round(x + (12 if x > centre + 20 else -12 if x < centre - 20 else 0), 1)
+        ly = round(y + (-14 if y < centre else 22), 1)
+        placed[str(node["id"])] = {**node, "x": round(x, 1), "y": round(y, 1), "anchor": anchor, "lx": lx, "ly": ly,
+                                   "at": svg_attrs(("cx", round(x, 1)), ("cy", round(y, 1))),
+                                   "label_at": svg_attrs(("x", lx), ("y", ly), ("text-anchor", anchor)),
+                                   "sub_at": svg_attrs(("x", lx), ("y", ly + 13), ("text-anchor", anchor))}
     edges = []
     for link in links:
         a, b = placed.get(str(link["source"])), placed.get(str(link["target"]))
@@ -378,13 +408,16 @@ def reuse_graph(
         length = math.hypot(bx - ax, by - ay) or 1.0
         # Stop the line at the node's edge so the arrow head stays visible.
         pad = 12 / length
-        edges.append({
-            "x1": round(ax + (bx - ax) * pad, 1), "y1": round(ay + (by - ay) * pad, 1),
-            "x2": round(bx - (bx - ax) * pad, 1), "y2": round(by - (by - ay) * pad, 1),
-            "known": bool(link.get("direction_known")), "score": link.get("score"),
-            "width": round(1.2 + 3 * min(1.0, float(link.get("score") or 0)), 2),  # type: ignore[arg-type]
+        x1, y1 = round(ax + (bx - ax) * pad, 1), round(ay + (by - ay) * pad, 1)
+        x2, y2 = round(bx - (bx - ax) * pad, 1), round(by - (by - ay) * pad, 1)
+        width = round(1.2 + 3 * min(1.0, float(link.get("score") or 0)), 2)  # type: ignore[arg-type]
+        edge = {
+            "x1": x1, "y1": y1, "x2": x2, "y2": y2,
+            "known": bool(link.get("direction_known")), "score": link.get("score"), "width": width,
             "title": f"{a.get('label')} ← {b.get('label')}",
-        })
+            "attrs": svg_attrs(("x1", x1), ("y1", y1), ("x2", x2), ("y2", y2), ("stroke-width", width)),
+        }
+        edges.append(edge)
     return {"size": size, "nodes": list(placed.values()), "edges": edges}
 
 

@@ -57,6 +57,12 @@ class ViewSettings:
     #: speaker's entity page and the twin have them all (a 140-article story has ~600 quotes).
     quote_speakers: int = 25
     quotes_per_speaker: int = 4
+    #: Dated statements in a story's timeline shown on its page, oldest first as stored; the rest
+    #: are counted and are in the twin (the biggest stories have 130-150, each a line of markup).
+    timeline_entries: int = 60
+    #: Articles listed under each outlet on a story page; the rest are counted, on the chart and
+    #: in the twin.
+    outlet_articles: int = 100
     #: Persons in the framing table, most mentioned first; more is unreadable on a phone.
     framing_people: int = 12
     #: Articles listed on an entity page.
@@ -163,7 +169,9 @@ def story(store: Store, story_id: str, settings: ViewSettings, twin: bool = Fals
         for i, e in enumerate(data.get("events") or [])
     ]
     summary = [{**s, "article_title": titles.get(s["article"])} for s in data.get("summary") or []]
-    reuse = _story_reuse(store, story_id, settings, twin)
+    timeline = data.get("timeline") or []
+    grouped = [{"outlet": k, "articles": v} for k, v in sorted(by_outlet.items(), key=lambda kv: -len(kv[1]))]
+    reuse, reuse_total = _story_reuse(store, story_id, settings, twin)
     mapped = reuse[: settings.map_links]
     nodes = _reuse_nodes(articles, mapped)
     people = _framing(store, story_id, settings)
@@ -179,38 +187,61 @@ def story(store: Store, story_id: str, settings: ViewSettings, twin: bool = Fals
         "first_date": row["first_date"], "last_date": row["last_date"], "outlets": json.loads(row["outlets"]),
         "summary": summary,
         "events": events,
-        "timeline": data.get("timeline") or [],
+        "timeline": timeline,
         "articles": articles,
-        "by_outlet": [{"outlet": k, "articles": v} for k, v in sorted(by_outlet.items(), key=lambda kv: -len(kv[1]))],
+        "by_outlet": grouped,
+        # The page reads the strongest links only (see _story_reuse); the twin has every one.
         "reuse": [public(link) for link in reuse],
+        "reuse_count": reuse_total,
         "framing": people["rows"],
         "framing_outlets": people["outlets"],
         "quotes": quotes,
         "entities": entities,
         "_chart": render.timeline_chart(articles, events),
         "_graph": render.reuse_graph(nodes, mapped),
-        "_unmapped": len(reuse) - len(mapped),
+        "_unmapped": reuse_total - len(mapped),
+        "_timeline": timeline[: settings.timeline_entries],
+        "_more_timeline": max(0, len(timeline) - settings.timeline_entries),
+        "_by_outlet": [{**g, "articles": g["articles"][: settings.outlet_articles],
+                        "more": max(0, len(g["articles"]) - settings.outlet_articles)} for g in grouped],
         "_quotes": [{**g, "quotes": g["quotes"][: settings.quotes_per_speaker],
                      "more": max(0, len(g["quotes"]) - settings.quotes_per_speaker)}
                     for g in quotes[: settings.quote_speakers]],
         "_more_speakers": max(0, len(quotes) - settings.quote_speakers),
         "_passages": reuse[: settings.passage_links],
         "_listed": reuse[settings.passage_links : settings.passage_links + settings.listed_links],
-        "_more_links": max(0, len(reuse) - settings.passage_links - settings.listed_links),
+        "_more_links": max(0, reuse_total - settings.passage_links - settings.listed_links),
     }
 
 
-def _story_reuse(store: Store, story_id: str, settings: ViewSettings, twin: bool) -> list[dict[str, Any]]:
-    # The passages (the `data` blob) are read only for the links the page shows: a story of wire
-    # copy has hundreds of links, and parsing all their passages dominated its page.
+def _story_reuse(
+    store: Store, story_id: str, settings: ViewSettings, twin: bool
+) -> tuple[list[dict[str, Any]], int]:
+    """The story's reuse links, strongest first, and how many there are.
+
+    The page reads only the links it uses (shown, listed and on the map) and lets SQLite sort,
+    cut and count the rest: the biggest stories of the 31k-article SaudiNewsNet store have
+    900-1,500 links, and reading them all into dicts was ~20 ms of a 45-ms page. The twin reads
+    every link with its passages (the `data` blob), so it stays the slower of the two.
+    """
+    shown_links = settings.passage_links + settings.listed_links
+    limit = -1 if twin else max(settings.map_links, shown_links)  # LIMIT -1: no limit
     rows = store.query(
-        f"SELECT r.source, r.target, r.direction_known, r.score,"
+        f"WITH top AS (SELECT source, target, direction_known, score FROM reuse_links"
+        f" WHERE source IN ({_STORY_IDS}) OR target IN ({_STORY_IDS})"
+        f" ORDER BY score DESC, source, target LIMIT ?)"
+        f" SELECT r.source, r.target, r.direction_known, r.score,"
         f" sa.source AS source_outlet, sa.title AS source_title, sa.published AS source_published,"
         f" ta.source AS target_outlet, ta.title AS target_title, ta.published AS target_published"
-        f" FROM reuse_links r LEFT JOIN articles sa ON sa.id = r.source LEFT JOIN articles ta ON ta.id = r.target"
-        f" WHERE r.source IN ({_STORY_IDS}) OR r.target IN ({_STORY_IDS})"
+        f" FROM top r LEFT JOIN articles sa ON sa.id = r.source LEFT JOIN articles ta ON ta.id = r.target"
         f" ORDER BY r.score DESC, r.source, r.target",
-        [story_id, story_id])
+        [story_id, story_id, limit])
+    total = len(rows)
+    if limit >= 0 and total >= limit:
+        total = store.query(
+            f"SELECT COUNT(*) AS n FROM reuse_links WHERE source IN ({_STORY_IDS}) OR target IN ({_STORY_IDS})",
+            [story_id, story_id])[0]["n"]
+    # The passages are parsed only for the links the page shows (and for every link in the twin).
     links = []
     for i, row in enumerate(rows):
         row["direction_known"] = bool(row["direction_known"])
@@ -226,7 +257,7 @@ def _story_reuse(store: Store, story_id: str, settings: ViewSettings, twin: bool
             shown.append({"source": pair.source, "target": pair.target, "share": round(pair.share, 2)})
         links.append({**link, **row, "_shown": shown,
                       "_hidden": max(0, len(link.get("passages") or []) - len(shown))})
-    return links
+    return links, total
 
 
 def reuse_pair(store: Store, source: str, target: str) -> dict[str, Any] | None:
