@@ -17,6 +17,7 @@ from xml.sax.saxutils import escape
 import pytest
 
 from rasd.errors import SettingsError
+from rasd.ingest.clean import make_article
 from rasd.ingest.http import Fetcher
 from rasd.ingest.meta import parse_published
 from rasd.settings import FetchSettings, Settings
@@ -419,4 +420,25 @@ def test_feed_list_management(tmp_path: Path) -> None:
         assert remove_feed(store, "https://a.example/rss")
         assert not remove_feed(store, "https://a.example/rss")
         assert feed_health(store) == []
+
+
+
+def test_articles_stored_by_another_program_are_processed_within_the_pending_check_interval(
+    tmp_path: Path, server: Server
+) -> None:
+    server.routes["/feed.xml"] = Route(rss([ITEMS["water-1"]], server.base), etag='"v1"')
+    clock = Clock()
+    with Store(tmp_path / "r.db") as store:
+        add_feed(store, server.base + "/feed.xml", "وكالة الساحل")
+        with watcher(store, clock) as w:
+            assert w.cycle().processed == 1
+            # `rasd ingest` (another program) stores an article while the watcher runs
+            text = "أعلنت وزارة الصحة في ولاية الواحات اليوم افتتاح مستشفى جديد في مدينة القصور."
+            store.upsert_articles([make_article(text, source="صحيفة الوادي", published="2025-06-12T09:00:00+03:00")])
+            quiet = [w.cycle() for _ in range(w.watch.pending_check_cycles)]
+            # cycles that store nothing themselves skip the scan for pending articles, until the
+            # interval comes round: then the other program's article is analysed, once
+            assert [c.processed for c in quiet[:-1]] == [0] * (len(quiet) - 1)
+            assert quiet[-1].processed == 1
+            assert len(stories_of(store)) == 2
 
