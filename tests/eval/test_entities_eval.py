@@ -70,30 +70,43 @@ def _saudinewsnet(shared_data: Path, urls: set[str]) -> dict[str, dict[str, str]
     return found
 
 
-def test_entity_merge_pairwise_on_gold(shared_data: Path) -> None:
-    gold = [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines() if line.strip()]
-    recs = _saudinewsnet(shared_data, {g["url"] for g in gold})
-    articles = []
-    for url, rec in recs.items():
-        text = rec["content"]
-        articles.append(Article(id=url, text=text, blocks=(Block(0, len(text), "body"),), source=rec["source"]))
+def _merge_scores(
+    shared_data: Path, gold: list[dict[str, object]], name: str
+) -> tuple[tuple[float, float, tuple[int, int, int]], tuple[float, float, tuple[int, int, int]]]:
+    """Pairwise merge scores of find_mentions + link_entities on the gold mentions' articles: end
+    to end, and among the mentions the NER found (a gold mention is found when a system mention
+    overlaps it). Checks that every article is there and every offset still holds."""
+    urls = {str(g["url"]) for g in gold}
+    recs = _saudinewsnet(shared_data, urls)
+    assert len(recs) == len(urls), f"{name} articles missing from SaudiNewsNet"
     for g in gold:
-        text = recs[g["url"]]["content"]
-        assert text[g["start"] : g["end"]] == g["text"], f"gold offsets drifted: {g}"
+        text = recs[str(g["url"])]["content"]
+        assert text[int(g["start"]) : int(g["end"])] == g["text"], f"{name} offsets drifted: {g}"
+    articles = [
+        Article(id=url, text=rec["content"], blocks=(Block(0, len(rec["content"]), "body"),), source=rec["source"])
+        for url, rec in recs.items()
+    ]
     mentions = [m for a in articles for m in find_mentions(a) if m.type in ("PER", "ORG")]
     entity_of = {(m.article, m.span): e.id for e in link_entities(mentions) for m in e.mentions}
-    # A gold mention is found when a system mention overlaps it.
     system: list[str | None] = []
     for g in gold:
-        hit = [eid for (aid, (s, e)), eid in entity_of.items() if aid == g["url"] and s < g["end"] and e > g["start"]]
+        hit = [eid for (aid, (s, e)), eid in entity_of.items()
+               if aid == g["url"] and s < int(g["end"]) and e > int(g["start"])]
         system.append(hit[0] if hit else None)
     found = [i for i, sid in enumerate(system) if sid is not None]
     end_to_end = _pairwise(gold, system, range(len(gold)))
     linking = _pairwise(gold, system, found)
-    print(f"\nmentions {len(gold)} (found by NER {len(found)}); gold entities {len({g['entity'] for g in gold})}")
+    entities = len({g["entity"] for g in gold})
+    print(f"\n{name} mentions {len(gold)} (found by NER {len(found)}); gold entities {entities}")
     print("pairs                     P      R      (tp fp fn)")
-    for name, (p, r, c) in (("end to end", end_to_end), ("NER-found mentions only", linking)):
-        print(f"{name:24}  {p:.3f}  {r:.3f}  {c}")
+    for label, (p, r, counts) in (("end to end", end_to_end), ("NER-found mentions only", linking)):
+        print(f"{label:24}  {p:.3f}  {r:.3f}  {counts}")
+    return end_to_end, linking
+
+
+def test_entity_merge_pairwise_on_gold(shared_data: Path) -> None:
+    gold = [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines() if line.strip()]
+    end_to_end, linking = _merge_scores(shared_data, gold, "gold")
     assert end_to_end[0] >= MERGE_FLOORS["precision"]
     assert end_to_end[1] >= MERGE_FLOORS["recall"]
     assert linking[1] >= MERGE_FLOORS["linking_recall"]
@@ -157,29 +170,7 @@ def test_entity_merge_pairwise_on_heldout(shared_data: Path, name: str) -> None:
     }
     assert not earlier & {g["url"] for g in gold}, f"{name} articles must not overlap the earlier sets"
     assert len(gold) >= least
-    recs = _saudinewsnet(shared_data, {g["url"] for g in gold})
-    assert len(recs) == len({g["url"] for g in gold}), f"{name} articles missing from SaudiNewsNet"
-    for g in gold:
-        text = recs[g["url"]]["content"]
-        assert text[g["start"] : g["end"]] == g["text"], f"{name} offsets drifted: {g}"
-    articles = [
-        Article(id=url, text=rec["content"], blocks=(Block(0, len(rec["content"]), "body"),), source=rec["source"])
-        for url, rec in recs.items()
-    ]
-    mentions = [m for a in articles for m in find_mentions(a) if m.type in ("PER", "ORG")]
-    entity_of = {(m.article, m.span): e.id for e in link_entities(mentions) for m in e.mentions}
-    system: list[str | None] = []
-    for g in gold:
-        hit = [eid for (aid, (s, e)), eid in entity_of.items() if aid == g["url"] and s < g["end"] and e > g["start"]]
-        system.append(hit[0] if hit else None)
-    found = [i for i, sid in enumerate(system) if sid is not None]
-    end_to_end = _pairwise(gold, system, range(len(gold)))
-    linking = _pairwise(gold, system, found)
-    n_entities = len({g["entity"] for g in gold})
-    print(f"\n{name} mentions {len(gold)} (found by NER {len(found)}); gold entities {n_entities}")
-    print("pairs                     P      R      (tp fp fn)")
-    for label, (p, r, counts) in (("end to end", end_to_end), ("NER-found mentions only", linking)):
-        print(f"{label:24}  {p:.3f}  {r:.3f}  {counts}")
+    end_to_end, linking = _merge_scores(shared_data, gold, name)
     assert end_to_end[0] >= floors["precision"]
     assert end_to_end[1] >= floors["recall"]
     assert linking[1] >= floors["linking_recall"]

@@ -124,14 +124,8 @@ def naive_baseline(text: str) -> list[tuple[int, int, str | None, bool]]:
     return [(m.start(1), m.end(1), None, True) for m in _NAIVE.finditer(text)]
 
 
-@pytest.mark.eval
-def test_quotes_against_gold(shared_data: Path) -> None:
-    urls, rows = load_gold()
-    contents = load_contents(shared_data, urls)
-    assert set(contents) == set(urls), "gold articles missing from SaudiNewsNet"
-    assert check_offsets(rows, contents) == []
-    assert len(rows) >= 100
-
+def _scores(urls: list[str], rows: list[dict], contents: dict[str, str], name: str) -> dict:
+    """rasd's and the naive baseline's scores on labelled articles; prints both."""
     ours: dict[str, list[tuple[int, int, str | None, bool]]] = {}
     naive: dict[str, list[tuple[int, int, str | None, bool]]] = {}
     for url in urls:
@@ -141,12 +135,22 @@ def test_quotes_against_gold(shared_data: Path) -> None:
         naive[url] = naive_baseline(text)
     result = score(ours, rows, contents)
     base = score(naive, rows, contents)
-    keys = ["gold", "predicted", "matched", "precision", "recall", "recall_direct", "recall_indirect",
-            "exact", "speaker"]
-    print(f"\n{'metric':<16}{'rasd':>10}{'naive marks':>14}")
-    for key in keys:
+    print(f"\n{name}: {len(urls)} articles\n{'metric':<16}{'rasd':>10}{'naive marks':>14}")
+    for key in ("gold", "predicted", "matched", "precision", "recall", "recall_direct", "recall_indirect",
+                "exact", "speaker"):
         print(f"{key:<16}{result[key]:>10.3f}{base[key]:>14.3f}" if isinstance(result[key], float)
               else f"{key:<16}{result[key]:>10}{base[key]:>14}")
+    return result
+
+
+@pytest.mark.eval
+def test_quotes_against_gold(shared_data: Path) -> None:
+    urls, rows = load_gold()
+    contents = load_contents(shared_data, urls)
+    assert set(contents) == set(urls), "gold articles missing from SaudiNewsNet"
+    assert check_offsets(rows, contents) == []
+    assert len(rows) >= 100
+    result = _scores(urls, rows, contents, "gold")
     for key, floor in FLOORS.items():
         assert result[key] >= floor, f"{key} {result[key]:.3f} fell below its floor {floor}"
 
@@ -194,20 +198,6 @@ def test_quotes_against_heldout(shared_data: Path, name: str) -> None:
     assert set(contents) == set(urls), f"{name} articles missing from SaudiNewsNet"
     assert check_offsets(rows, contents) == []
     assert len(rows) >= least
-
-    ours: dict[str, list[tuple[int, int, str | None, bool]]] = {}
-    naive: dict[str, list[tuple[int, int, str | None, bool]]] = {}
-    for url in urls:
-        text = contents[url]
-        article = Article(id=url, text=text, blocks=(Block(0, len(text), "body"),), source="saudinewsnet")
-        ours[url] = [(q.span[0], q.span[1], q.speaker_text, q.direct) for q in extract_quotes(article)]
-        naive[url] = naive_baseline(text)
-    result = score(ours, rows, contents)
-    base = score(naive, rows, contents)
-    print(f"\n{name}: {len(urls)} articles\n{'metric':<16}{'rasd':>10}{'naive marks':>14}")
-    for key in ("gold", "predicted", "matched", "precision", "recall", "recall_direct", "recall_indirect",
-                "exact", "speaker"):
-        print(f"{key:<16}{result[key]:>10.3f}{base[key]:>14.3f}" if isinstance(result[key], float)
-              else f"{key:<16}{result[key]:>10}{base[key]:>14}")
+    result = _scores(urls, rows, contents, name)
     for key, floor in floors.items():
         assert result[key] >= floor, f"{name} {key} {result[key]:.3f} fell below its floor {floor}"
