@@ -127,8 +127,8 @@ class IncrementalPipeline:
         self.restored = 0
         self._detailed: dict[str, _Detailed] = {}
         self._cache: dict[str, Article] = {}
-        #: The clusterer's assignments after the last batch (what the next one is compared with).
-        self._assigned: dict[str, tuple[str, str]] = {}
+        #: The clusterer's stories after the last batch, by id (what the next one is compared with).
+        self._stories: dict[str, Story] = {}
         self.rebuild_seconds = 0.0
         #: CPU seconds of each step of the last rebuild.
         self.rebuild_cpu: dict[str, float] = {}
@@ -198,8 +198,7 @@ class IncrementalPipeline:
             articles, {a.id: assignments[a.id] for a in articles}, s.cluster, entities=entities
         )
         # The first stories() call builds every restored story; done here, it is start-up time.
-        self.clusterer.stories()
-        self._assigned = self.clusterer.assignments()
+        self._stories = {st.id: st for st in self.clusterer.stories()}
         tick("stories")
         self.rebuild_seconds = time.perf_counter() - start
 
@@ -273,7 +272,7 @@ class IncrementalPipeline:
             if entity.type in ("PER", "ORG", "LOC"):
                 for mention in entity.mentions:
                     entity_ids.setdefault(mention.article, []).append(entity.id)
-        before = self._assigned
+        before = self._stories
         for article in batch:
             # A copy joins its earliest indexed original's event, as in the batch pipeline.
             originals = sorted(
@@ -282,16 +281,17 @@ class IncrementalPipeline:
             )
             self.clusterer.add(article, entity_ids.get(article.id, ()), originals[0] if originals else None)
         stories = {st.id: st for st in self.clusterer.stories()}
-        after = self.clusterer.assignments()
-        changed: set[str] = set()
-        for aid, (story_id, event_id) in after.items():
-            old = before.get(aid)
-            if old != (story_id, event_id):
-                changed.add(story_id)
-                if old is not None:
-                    changed.add(old[0])
-        self._assigned = after
-        result.story_of = {a.id: after[a.id][0] for a in batch}
+        # The clusterer builds a Story object again only for a story that took, lost or exchanged
+        # articles; the others are the objects of the last batch. Comparing them (identity first)
+        # finds the changed stories without rebuilding every article's assignment, which cost
+        # 23 ms a batch on the 12,492 articles restored from the 31k store (most of a one- or
+        # two-article batch's CPU).
+        changed = {sid for sid, st in stories.items() if before.get(sid) is not st and before.get(sid) != st}
+        changed.update(sid for sid in before if sid not in stories)
+        self._stories = stories
+        # Every article of the batch is in a changed story (it is new to the clusterer).
+        ids = {a.id for a in batch}
+        result.story_of = {a: sid for sid in changed if sid in stories for a in stories[sid].articles if a in ids}
         result.removed_stories = sorted(c for c in changed if c not in stories)
         for story_id in result.removed_stories:
             self._detailed.pop(story_id, None)

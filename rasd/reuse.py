@@ -32,8 +32,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from rasd.models import Article, ReusedPassage, ReuseLink
@@ -128,6 +126,9 @@ class _Doc:
     starts: np.ndarray  # character offsets of each content word in article.text
     ends: np.ndarray
     credits: list[str] | None = None  # computed on first need, once per article
+    # Sorted stem ids occurring at most max_stem_count times (the alignable ones), computed on
+    # first need: an indexed article is aligned with every new article it shares keys with.
+    rare: np.ndarray | None = None
 
 
 class Vocabulary:
@@ -248,11 +249,7 @@ _keys = candidate_keys
 
 def _points(src: _Doc, tgt: _Doc, settings: ReuseSettings) -> tuple[np.ndarray, np.ndarray]:
     """Positions (i in source, j in target) of shared content stems, rare enough in both."""
-    s_ids, s_counts = np.unique(src.stems, return_counts=True)
-    t_ids, t_counts = np.unique(tgt.stems, return_counts=True)
-    common = np.intersect1d(
-        s_ids[s_counts <= settings.max_stem_count], t_ids[t_counts <= settings.max_stem_count]
-    )
+    common = np.intersect1d(_rare(src, settings), _rare(tgt, settings), assume_unique=True)
     if len(common) < settings.min_stems:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     s_pos = np.nonzero(np.isin(src.stems, common))[0]
@@ -266,6 +263,13 @@ def _points(src: _Doc, tgt: _Doc, settings: ReuseSettings) -> tuple[np.ndarray, 
     total = int(counts.sum())
     offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
     return s_sorted[np.repeat(lo, counts) + offsets], np.repeat(t_pos, counts)
+
+
+def _rare(doc: _Doc, settings: ReuseSettings) -> np.ndarray:
+    if doc.rare is None:
+        ids, counts = np.unique(doc.stems, return_counts=True)
+        doc.rare = ids[counts <= settings.max_stem_count]
+    return doc.rare
 
 
 def _clusters(i: np.ndarray, j: np.ndarray, settings: ReuseSettings) -> list[np.ndarray]:
@@ -283,13 +287,36 @@ def _clusters(i: np.ndarray, j: np.ndarray, settings: ReuseSettings) -> list[np.
     keep = np.nonzero(supported)[0]
     if len(keep) < settings.min_stems:
         return []
-    pts = pts[keep]
-    edges = cKDTree(pts).query_pairs(settings.gap, p=np.inf, output_type="ndarray")
-    graph = coo_matrix((np.ones(len(edges), dtype=np.int8), (edges[:, 0], edges[:, 1])), shape=(len(keep),) * 2)
-    _, labels = connected_components(graph, directed=False)
+    # The links among supported points are the tree's pairs whose ends are both supported: one
+    # tree for both queries. Components are labelled by their smallest point, which orders them
+    # as scipy's connected_components numbers them; building a sparse graph for it cost half of
+    # this function (0.69 -> 0.35 ms per aligned pair on 1,234 SaudiNewsNet pairs, same groups).
+    edges = tree.query_pairs(settings.gap, p=np.inf, output_type="ndarray")
+    edges = edges[supported[edges[:, 0]] & supported[edges[:, 1]]]
+    rank = np.cumsum(supported) - 1
+    labels = _components(len(keep), rank[edges[:, 0]], rank[edges[:, 1]])
     order = np.argsort(labels, kind="stable")
     cuts = np.nonzero(np.diff(labels[order]))[0] + 1
     return [keep[g] for g in np.split(order, cuts) if len(g) >= settings.min_stems]
+
+
+def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Connected components of the graph on 0..n-1 with edges (a[k], b[k]): each node's label is
+    the smallest node of its component (hook each edge's roots to the smaller, then compress)."""
+    labels = np.arange(n)
+    while len(a):
+        la, lb = labels[a], labels[b]
+        if np.array_equal(la, lb):
+            break
+        low = np.minimum(la, lb)
+        np.minimum.at(labels, la, low)
+        np.minimum.at(labels, lb, low)
+        while True:
+            up = labels[labels]
+            if np.array_equal(up, labels):
+                break
+            labels = up
+    return labels
 
 
 def _passages(src: _Doc, tgt: _Doc, settings: ReuseSettings) -> list[tuple[int, int, int, int, int]]:

@@ -65,6 +65,10 @@ class WatchSettings:
     # cycle cost a full scan of the store's articles (11 ms on 31k) per cycle, most of the watcher's
     # idle CPU when cycles are frequent.
     pending_check_cycles: int = 10
+    # The lock's heartbeat is written at most this often (and before every batch commits past
+    # it): a write per cycle was a transaction for nothing on the cycles that poll no feed.
+    # A tenth of lock_stale_s leaves a live watcher's lock far from looking stale.
+    heartbeat_s: float = 60.0
     # robots.txt is read again after this long (RFC 9309 asks crawlers not to cache it for
     # more than 24 hours); an unreachable robots.txt (5xx, timeout) is retried after 10 minutes.
     robots_ttl_s: float = 24 * 3600.0
@@ -662,9 +666,17 @@ class Watcher:
         self._new_alerts = 0
         self.cycles = 0
         self._token = acquire_lock(store, watch, clock())
+        self._beat_at = clock()
+        # Largest article rowid when the store was last scanned for pending articles: another
+        # program's article gets a larger one, so an unchanged maximum means nothing to scan for.
+        self._scanned_rowid = -1
+        # Deliver what a previous run left undelivered on the first cycle.
+        self._deliver = True
+        self._pool = ThreadPoolExecutor(max_workers=watch.workers)
         self.pipeline = IncrementalPipeline(store, self.settings, incremental or IncrementalSettings(), clock)
 
     def close(self) -> None:
+        self._pool.shutdown()
         release_lock(self.store, self._token)
         self.fetcher.close()
 
@@ -681,36 +693,55 @@ class Watcher:
         return [tuple(r) for r in rows if self.only is None or r[0] in self.only]  # type: ignore[misc]
 
     def cycle(self) -> CycleReport:
+        """One pass: poll the due feeds, analyse what is new, deliver alerts. A cycle with no feed
+        due, nothing stored and no alert to send reads two small queries and writes nothing."""
         report = CycleReport()
         now = self.clock()
-        heartbeat(self.store, self._token, now)
+        self._beat(now)
         due = self.due(now)
-        seen = {url: self._seen(url) for url, *_ in due}
-        with ThreadPoolExecutor(max_workers=self.watch.workers) as pool:
+        if due:
+            seen = {url: self._seen(url) for url, *_ in due}
             futures = [
-                pool.submit(poll_feed, url, name, (etag, lm), seen[url], self.fetcher, self.robots, self.watch, now)
+                self._pool.submit(poll_feed, url, name, (etag, lm), seen[url], self.fetcher, self.robots, self.watch,
+                                  now)
                 for url, name, etag, lm in due
             ]
-            for future in futures:
-                self._record(future.result(), report)
-        if report.new_articles or report.versions or self.cycles % self.watch.pending_check_cycles == 0:
+            self._record([future.result() for future in futures], report)
+        if report.new_articles or report.versions or (
+            self.cycles % self.watch.pending_check_cycles == 0 and self._store_grew()
+        ):
             self._process(report)
-        if self.alert_log is not None or self.webhook:
-            report.delivered, _ = deliver_alerts(self.store, self.alert_log, self.webhook, self.post,
-                                                 self.watch.max_delivery_attempts)
+        if self._deliver and (self.alert_log is not None or self.webhook):
+            report.delivered, failed = deliver_alerts(self.store, self.alert_log, self.webhook, self.post,
+                                                      self.watch.max_delivery_attempts)
+            self._deliver = failed > 0
         report.alerts, self._new_alerts = self._new_alerts, 0
         self.cycles += 1
         return report
 
+    def _beat(self, now: float, force: bool = False) -> None:
+        if force or now - self._beat_at >= self.watch.heartbeat_s:
+            heartbeat(self.store, self._token, now)
+            self._beat_at = now
+
+    def _store_grew(self) -> bool:
+        (top,) = self.store.db.execute("SELECT MAX(rowid) FROM articles").fetchone()
+        return (top or 0) != self._scanned_rowid
+
     def _process(self, report: CycleReport) -> None:
+        # Read before the scan: an article stored during it is then looked for again next time.
+        (top,) = self.store.db.execute("SELECT MAX(rowid) FROM articles").fetchone()
         for batch in self.pipeline.process_pending(self._before_commit):
             report.processed += len(batch.articles)
             report.stories_changed += len(batch.stories)
-            heartbeat(self.store, self._token, self.clock())
+            self._beat(self.clock())
+        self._scanned_rowid = top or 0
 
     def _before_commit(self, store: Store, batch: BatchResult) -> None:
         if self.rules:
-            self._new_alerts += record_alerts(store, match_alerts(self.rules, batch, store, self.clock()))
+            new = record_alerts(store, match_alerts(self.rules, batch, store, self.clock()))
+            self._new_alerts += new
+            self._deliver = self._deliver or new > 0
 
     def run(self, stop: Callable[[], bool] = lambda: False, sleep: Callable[[float], None] = time.sleep,
             on_cycle: Callable[[CycleReport], None] | None = None) -> None:
@@ -733,44 +764,52 @@ class Watcher:
             )
         }
 
-    def _record(self, result: PollResult, report: CycleReport) -> None:
-        """Store the poll's articles first, then mark its items seen and its health, so that a kill
-        in between makes the next poll read the items again (their articles are then unchanged)."""
+    def _record(self, results: Sequence[PollResult], report: CycleReport) -> None:
+        """Store the polls' articles first, then mark their items seen and the feeds' health (one
+        transaction each for the whole cycle), so that a kill in between makes the next poll read
+        the items again (their articles are then unchanged)."""
         now = self.clock()
-        articles = [a for item in result.items for a in item.articles]
+        stamp = now_iso()
+        articles = [a for result in results for item in result.items for a in item.articles]
         upsert = self.store.upsert_articles(articles) if articles else None
+        fresh = set(upsert.added) if upsert else set()
         with self.store.transaction() as db:
-            if result.error is not None:
-                (failures,) = db.execute("SELECT failures FROM feeds WHERE url = ?", (result.url,)).fetchone()
-                wait = min(self.watch.max_backoff_s, self.watch.every_s * 2 ** (failures + 1))
-                db.execute(
-                    "UPDATE feeds SET failures = failures + 1, last_status = ?, last_polled = ?, last_error = ?,"
-                    " last_error_at = ?, next_poll = ? WHERE url = ?",
-                    (result.status, now_iso(), result.error, now_iso(), now + wait, result.url),
-                )
-                report.failed.append((result.url, result.error))
-                return
-            for item in result.items:
-                db.execute(
+            for result in results:
+                if result.error is not None:
+                    (failures,) = db.execute("SELECT failures FROM feeds WHERE url = ?", (result.url,)).fetchone()
+                    wait = min(self.watch.max_backoff_s, self.watch.every_s * 2 ** (failures + 1))
+                    db.execute(
+                        "UPDATE feeds SET failures = failures + 1, last_status = ?, last_polled = ?, last_error = ?,"
+                        " last_error_at = ?, next_poll = ? WHERE url = ?",
+                        (result.status, stamp, result.error, stamp, now + wait, result.url),
+                    )
+                    report.failed.append((result.url, result.error))
+                    continue
+                db.executemany(
                     "INSERT INTO feed_items (feed, key, signature, url, article_id, etag, last_modified, first_seen,"
                     " checked, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feed, key) DO UPDATE SET"
                     " signature = excluded.signature, url = excluded.url,"
                     " article_id = COALESCE(excluded.article_id, article_id), etag = excluded.etag,"
                     " last_modified = excluded.last_modified, checked = excluded.checked, error = excluded.error",
-                    (result.url, item.key, item.signature, item.url,
-                     item.articles[-1].id if item.articles else None, item.etag, item.last_modified, now, now,
-                     item.error),
+                    [(result.url, item.key, item.signature, item.url, item.articles[-1].id if item.articles else None,
+                      item.etag, item.last_modified, now, now, item.error) for item in result.items],
                 )
-            added = len(upsert.added) if upsert else 0
-            db.execute(
-                "UPDATE feeds SET failures = 0, last_status = ?, last_polled = ?, last_success = ?, etag = ?,"
-                " last_modified = ?, next_poll = ?, items_seen = items_seen + ?, articles_added = articles_added + ?"
-                " WHERE url = ?",
-                (result.status, now_iso(), now_iso(), result.etag, result.last_modified, now + self.watch.every_s,
-                 len(result.items), added, result.url),
-            )
-        report.polled += 1
-        report.not_modified += int(result.not_modified)
+                # An article two feeds carried in one cycle counts for the first of them.
+                added = 0
+                for item in result.items:
+                    for article in item.articles:
+                        if article.id in fresh:
+                            fresh.discard(article.id)
+                            added += 1
+                db.execute(
+                    "UPDATE feeds SET failures = 0, last_status = ?, last_polled = ?, last_success = ?, etag = ?,"
+                    " last_modified = ?, next_poll = ?, items_seen = items_seen + ?,"
+                    " articles_added = articles_added + ? WHERE url = ?",
+                    (result.status, stamp, stamp, result.etag, result.last_modified, now + self.watch.every_s,
+                     len(result.items), added, result.url),
+                )
+                report.polled += 1
+                report.not_modified += int(result.not_modified)
         if upsert:
             report.new_articles += len(upsert.added)
             report.versions += len(upsert.versions)
