@@ -3,6 +3,8 @@
     .venv/bin/python bench/entities_bench.py            # all 31,030 SaudiNewsNet articles
     .venv/bin/python bench/entities_bench.py --limit 3000   # the first 3,000 (a quick run)
 
+    .venv/bin/python bench/entities_bench.py --limit 1000 --model-dir DIR --out other.json   # another model
+
 Prints a table and writes bench/results/entities_bench.json. Single process, single thread.
 Reads ../shared/data/news/saudinewsnet (CC BY-NC-SA: benchmark use only, nothing ships).
 """
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from rasd.entities import find_mentions, link_entities
 from rasd.models import Article, Block
-from rasd.ner import article_sentences, default_tagger, read_conll
+from rasd.ner import Tagger, article_sentences, default_tagger, read_conll
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "news" / "saudinewsnet"
@@ -49,12 +51,15 @@ def articles(limit: int | None) -> Iterator[Article]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--model-dir", type=Path, default=None,
+                    help="a model directory other than the shipped one (e.g. with an experimental neural.npz)")
+    ap.add_argument("--out", default="entities_bench.json", help="file name under bench/results/")
     args = ap.parse_args()
     if not DATA.is_dir():
         print(f"SaudiNewsNet not found at {DATA}", file=sys.stderr)
         return 1
     t0 = time.perf_counter()
-    tagger = default_tagger()
+    tagger = Tagger(args.model_dir) if args.model_dir else default_tagger()
     load_s = time.perf_counter() - t0
     # Sentence tagging alone, on the NER test corpus (one call per sentence, no consistency).
     ner_sents = [w for w, _ in read_conll(ROOT.parent / "shared" / "data" / "ner" / "cleananercorp" / "test.txt")]
@@ -83,6 +88,7 @@ def main() -> int:
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     titled = sum(1 for m in mentions if m.title)
     result = {
+        "tagger": "crf" if tagger.neural is None else "crf + neural",
         "articles": len(docs),
         "tokens": n_tokens,
         "mentions": len(mentions),
@@ -110,7 +116,7 @@ def main() -> int:
         print(f"{k:{width}}  {v:,}" if isinstance(v, int | float) else f"{k:{width}}  {v}")
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "entities_bench.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    (out / args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

@@ -16,13 +16,14 @@ per-token cost is a few list concatenations. Offsets come from :mod:`rasd.textno
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pycrfsuite
 
 from rasd.models import Article, Mention
@@ -47,6 +48,8 @@ class NerSettings:
     #: Consistency also tags a bare surname of a person named in full elsewhere in the document:
     #: +1.1 F1 on CLEANANERCorp test (0.716 -> 0.727), PER 0.645 -> 0.687.
     surnames: bool = True
+    #: Use the neural layer (neural.npz) over the CRF when the model directory has one.
+    neural: bool = True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,9 +314,169 @@ def sentence_features(
 
 
 # ---------------------------------------------------------------------------------------------
+# The neural layer: a BiLSTM-CRF over the CRF's marginals, word vectors and a character CNN
+
+#: Label order of the CRF marginals the neural layer reads (and of its own output).
+LABELS = ("O", "B-PERS", "I-PERS", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC")
+#: Characters of a word the character CNN reads (longer words are cut).
+MAX_CHARS = 20
+
+
+def word_chars(norm: str) -> str:
+    return norm[:MAX_CHARS] or " "
+
+
+def _bilstm(x: np.ndarray, lengths: np.ndarray, w_x: np.ndarray, b_x: np.ndarray, w_h: np.ndarray) -> np.ndarray:
+    """Both directions of a PyTorch-layout BiLSTM over a right-padded batch, in one loop.
+
+    ``w_x``, ``b_x`` and ``w_h`` come from :func:`_fuse_lstm`. The backward direction reads each
+    sentence reversed in place, so the padding after it never reaches a real word (no mask).
+    One step of both directions is one matrix product and one tanh: per-step overhead, not
+    arithmetic, is what costs on these small matrices.
+    """
+    bsz, steps, _ = x.shape
+    hidden = w_h.shape[0] // 2
+    t = np.arange(steps)[None, :]
+    rev = np.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
+    rows = np.arange(bsz)[:, None]
+    gx = x @ w_x + b_x  # (batch, steps, 8H): gates of the forward direction, then the backward
+    fwd = gx[:, :, : 4 * hidden].reshape(bsz, steps, 4, 1, hidden)
+    bwd = gx[:, :, 4 * hidden :][rows, rev].reshape(bsz, steps, 4, 1, hidden)
+    # Interleaved per gate (i_f i_b f_f f_b g_f g_b o_f o_b), matching the rows of w_h.
+    gx = np.concatenate([fwd, bwd], axis=3).reshape(bsz, steps, 8 * hidden)
+    h = np.zeros((bsz, 2 * hidden), dtype=np.float32)
+    c = np.zeros((bsz, 2 * hidden), dtype=np.float32)
+    out = np.empty((bsz, steps, 2 * hidden), dtype=np.float32)
+    two = 2 * hidden
+    for step in range(steps):
+        g = np.tanh(gx[:, step] + h @ w_h)
+        s = g * 0.5 + 0.5  # sigmoid(z) = 0.5 tanh(z / 2) + 0.5; the /2 is folded into the weights
+        c = s[:, two : 2 * two] * c + s[:, :two] * g[:, 2 * two : 3 * two]
+        h = s[:, 3 * two :] * np.tanh(c)
+        out[:, step] = h
+    out[:, :, hidden:] = out[:, :, hidden:][rows, rev]
+    return out
+
+
+def _fuse_lstm(
+    forward: tuple[np.ndarray, np.ndarray, np.ndarray], backward: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(w_ih, w_hh, bias) of each direction -> the input, bias and block recurrent matrices of :func:`_bilstm`."""
+    hidden = forward[1].shape[1]
+    scale = np.full(4 * hidden, 0.5, dtype=np.float32)
+    scale[2 * hidden : 3 * hidden] = 1.0  # the cell candidate g is a true tanh
+    w_x = np.concatenate([forward[0].T * scale, backward[0].T * scale], axis=1)
+    b_x = np.concatenate([forward[2] * scale, backward[2] * scale])
+    w_h = np.zeros((2 * hidden, 4, 2, hidden), dtype=np.float32)
+    w_h[:hidden, :, 0] = (forward[1].T * scale).reshape(hidden, 4, hidden)
+    w_h[hidden:, :, 1] = (backward[1].T * scale).reshape(hidden, 4, hidden)
+    return (np.ascontiguousarray(w_x, dtype=np.float32), b_x.astype(np.float32),
+            np.ascontiguousarray(w_h.reshape(2 * hidden, 8 * hidden)))
+
+
+def viterbi(emissions: np.ndarray, lengths: np.ndarray, trans: np.ndarray, start: np.ndarray,
+            end: np.ndarray) -> list[list[int]]:
+    """Best label sequence of each sentence of a right-padded batch of emission scores."""
+    bsz, steps, _ = emissions.shape
+    score = start[None, :] + emissions[:, 0]
+    back = np.zeros((bsz, steps, len(start)), dtype=np.int64)
+    for t in range(1, steps):
+        cand = score[:, :, None] + trans[None]
+        back[:, t] = cand.argmax(axis=1)
+        # A finished sentence keeps its score; its later back pointers are never read.
+        score = np.where((t < lengths)[:, None], cand.max(axis=1) + emissions[:, t], score)
+    last = (score + end[None, :]).argmax(axis=1)
+    rows = np.arange(bsz)
+    paths = np.empty((bsz, steps), dtype=np.int64)
+    cur = last
+    for t in range(steps - 1, -1, -1):
+        if t + 1 < steps:
+            cur = np.where(t == lengths - 1, last, back[rows, t + 1, cur])
+        paths[:, t] = cur
+    return [paths[b, : lengths[b]].tolist() for b in range(bsz)]
+
+
+class NeuralLayer:
+    """Numpy inference of the weights ``scripts/train_ner_neural.py`` exports (``neural.npz``).
+
+    Each word is the CRF's nine marginals, its PPMI-SVD vector over ANT (zero and a flag when
+    it has none) and a max-pooled character CNN over its normalised form; a BiLSTM reads the
+    sentence and a CRF layer (transitions with the BIO constraints built in) decodes it.
+    """
+
+    def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
+        def f32(key: str) -> np.ndarray:
+            return np.asarray(arrays[key], dtype=np.float32)
+
+        self.labels = tuple(str(arrays["labels"]).split("\n"))
+        self.char_ids = {ch: i + 2 for i, ch in enumerate(str(arrays["chars"]))}
+        self.vocab = {w: i for i, w in enumerate(str(arrays["vocab"]).split("\n"))}
+        self.vec = f32("vec")
+        self.char_emb = f32("char_emb")
+        conv = f32("conv_w")  # (filters, char dims, width), cross-correlation as torch's Conv1d
+        self.width = conv.shape[2]
+        self.conv_w = conv.transpose(2, 1, 0).reshape(-1, conv.shape[0])
+        self.conv_b = f32("conv_b")
+        self.lstm = _fuse_lstm(*[(f32(f"w_ih_{d}"), f32(f"w_hh_{d}"), f32(f"b_{d}")) for d in ("f", "b")])
+        self.out_w = np.ascontiguousarray(f32("out_w").T)
+        self.out_b = f32("out_b")
+        self.trans, self.start, self.end = f32("trans"), f32("start"), f32("end")
+        self.skip = f32("skip")
+        self._cache: dict[str, np.ndarray] = {}
+        # The matrices are small: a multi-threaded BLAS spends five times the CPU on them
+        # (16,200 against 77,500 tokens per CPU-second on CLEANANERCorp test). threadpoolctl
+        # comes with scikit-learn; imported here because only this optional layer needs it.
+        from threadpoolctl import ThreadpoolController
+
+        self._blas = ThreadpoolController()
+
+    def word_vector(self, norm: str, pre: str, core: str) -> np.ndarray:
+        """Everything of a word the neural layer reads except the marginals, cached per form."""
+        cached = self._cache.get(norm)
+        if cached is not None:
+            return cached
+        dims = self.vec.shape[1]
+        idx = self.vocab.get(norm, self.vocab.get(pre, self.vocab.get(core, -1)))
+        wv = np.zeros(dims + 1, dtype=np.float32)
+        if idx >= 0:
+            wv[:dims] = self.vec[idx]
+            wv[dims] = 1.0
+        ids = [self.char_ids.get(ch, 1) for ch in word_chars(norm)]
+        emb = self.char_emb[ids]
+        pad = self.width // 2
+        emb = np.concatenate([np.zeros((pad, emb.shape[1]), np.float32), emb,
+                              np.zeros((pad, emb.shape[1]), np.float32)])
+        windows = np.concatenate([emb[k : k + len(ids)] for k in range(self.width)], axis=1)
+        char = np.maximum((windows @ self.conv_w + self.conv_b).max(axis=0), 0.0)
+        out = np.concatenate([wv, char])
+        if len(self._cache) < 500_000:
+            self._cache[norm] = out
+        return out
+
+    def emissions(self, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Label scores of a right-padded batch of sentences, given each one's input matrix."""
+        lengths = np.array([len(x) for x in inputs])
+        batch = np.zeros((len(inputs), int(lengths.max()), inputs[0].shape[1]), dtype=np.float32)
+        for b, x in enumerate(inputs):
+            batch[b, : len(x)] = x
+        with self._blas.limit(limits=1, user_api="blas"):
+            hidden = _bilstm(batch, lengths, *self.lstm)
+            marg = batch[:, :, : len(self.labels)]
+            return hidden @ self.out_w + self.out_b + self.skip * np.log(marg + 1e-6), lengths
+
+    def decode(self, inputs: Sequence[np.ndarray]) -> list[list[str]]:
+        """Labels of each sentence, given its (words, features) input matrix."""
+        emissions, lengths = self.emissions(inputs)
+        return [[self.labels[i] for i in path]
+                for path in viterbi(emissions, lengths, self.trans, self.start, self.end)]
+
+
+# ---------------------------------------------------------------------------------------------
 # The tagger
 
 DATA_DIR = "ner"
+#: Sentences decoded together by the neural layer (sorted by length, so padding stays small).
+_BATCH = 64
 
 
 class Tagger:
@@ -327,18 +490,57 @@ class Tagger:
         self.resources = load_resources(directory)
         self._crf = pycrfsuite.Tagger()
         self._crf.open(str(model))
+        neural = directory / "neural.npz"
+        self.neural: NeuralLayer | None = None
+        self._vectors: dict[str, np.ndarray] = {}  # raw word -> its neural word vector
+        if settings.neural and neural.is_file():
+            with np.load(neural, allow_pickle=False) as arrays:
+                self.neural = NeuralLayer(arrays)
 
     def tag(self, words: Sequence[str]) -> list[str]:
         if not words:
             return []
-        return list(self._crf.tag(sentence_features(words, self.resources, self.settings)))
+        return self.tag_sentences([words])[0]
+
+    def neural_inputs(self, words: Sequence[str]) -> np.ndarray:
+        """The neural layer's input matrix of a sentence: CRF marginals and word vectors."""
+        assert self.neural is not None
+        crf = self._crf
+        crf.set(sentence_features(words, self.resources, self.settings))
+        marginal = crf.marginal
+        marg = np.array([[marginal(y, i) for y in LABELS] for i in range(len(words))], dtype=np.float32)
+        cache = self._vectors
+        vecs = []
+        for w in words:
+            v = cache.get(w)
+            if v is None:
+                norm, pre = _word_features(w, self.resources)[6:8]
+                v = self.neural.word_vector(norm, pre, strip_clitics(norm))
+                if len(cache) < 500_000:
+                    cache[w] = v
+            vecs.append(v)
+        return np.concatenate([marg, np.stack(vecs)], axis=1)
+
+    def tag_sentences(self, sentences_words: Sequence[Sequence[str]]) -> list[list[str]]:
+        """Labels of each sentence (the neural layer decodes them in batches)."""
+        if self.neural is None:
+            return [list(self._crf.tag(sentence_features(ws, self.resources, self.settings))) if ws else []
+                    for ws in sentences_words]
+        out: list[list[str]] = [[] for _ in sentences_words]
+        order = sorted((i for i, ws in enumerate(sentences_words) if ws), key=lambda i: len(sentences_words[i]))
+        for lo in range(0, len(order), _BATCH):
+            chunk = order[lo : lo + _BATCH]
+            for i, tags in zip(chunk, self.neural.decode([self.neural_inputs(sentences_words[i]) for i in chunk]),
+                               strict=True):
+                out[i] = tags
+        return out
 
     def _norm(self, word: str) -> str:
         return _word_features(word, self.resources)[6]
 
     def tag_document(self, sentences_words: Sequence[Sequence[str]]) -> list[list[str]]:
         """Tag each sentence, then make the document consistent (see :func:`make_consistent`)."""
-        tagged = [self.tag(ws) for ws in sentences_words]
+        tagged = self.tag_sentences(sentences_words)
         if self.settings.consistency:
             make_consistent(sentences_words, tagged, self.settings.consistency_min_chars, self._norm,
                             self.settings.surnames)

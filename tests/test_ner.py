@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
-from rasd.ner import NerSettings, Resources, make_consistent, sentence_features, strip_prefix
+from itertools import product
+from pathlib import Path
+
+import numpy as np
+import pycrfsuite
+import pytest
+
+from rasd.ner import (
+    LABELS,
+    NerSettings,
+    NeuralLayer,
+    Resources,
+    Tagger,
+    make_consistent,
+    sentence_features,
+    strip_prefix,
+    viterbi,
+)
 from rasd.textnorm import normalize
 
 
@@ -50,3 +67,131 @@ def test_consistency_leaves_a_repeat_that_overlaps_a_tagged_word() -> None:
     tagged = [["O", "B-ORG", "I-ORG"], ["B-ORG", "I-ORG", "O", "O"]]
     make_consistent(sents, tagged)
     assert tagged[1] == ["B-ORG", "I-ORG", "O", "O"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The numpy neural layer
+
+
+def _layer_arrays(seed: int = 0, dims: int = 4, hidden: int = 3, filters: int = 5) -> dict[str, np.ndarray]:
+    """Small random weights in the layout scripts/train_ner_neural.py exports."""
+    rng = np.random.default_rng(seed)
+    n = len(LABELS)
+    chars = "ابتسمنو"
+    width = n + dims + 1 + filters
+
+    def r(*shape: int) -> np.ndarray:
+        return rng.normal(0, 0.5, shape).astype(np.float32)
+
+    arrays = {
+        "labels": np.array("\n".join(LABELS)), "chars": np.array(chars), "vocab": np.array("سمان\nبتان"),
+        "vec": r(2, dims), "char_emb": r(len(chars) + 2, 6), "conv_w": r(filters, 6, 3), "conv_b": r(filters),
+        "out_w": r(n, 2 * hidden), "out_b": r(n), "trans": r(n, n), "start": r(n), "end": r(n), "skip": r(n),
+    }
+    arrays["char_emb"][0] = 0.0  # the padding row, as torch's padding_idx keeps it
+    for d in ("f", "b"):
+        arrays[f"w_ih_{d}"], arrays[f"w_hh_{d}"] = r(4 * hidden, width), r(4 * hidden, hidden)
+        arrays[f"b_{d}"] = r(4 * hidden)
+    return arrays
+
+
+def _inputs(rng: np.random.Generator, n: int) -> np.ndarray:
+    # Marginals first (positive: the layer reads their logarithm), then the word part.
+    return np.concatenate([rng.uniform(0.01, 1, (n, len(LABELS))), rng.normal(size=(n, 10))], axis=1).astype(np.float32)
+
+
+def test_viterbi_finds_the_best_path_by_brute_force() -> None:
+    rng = np.random.default_rng(1)
+    labels, steps = 3, 4
+    em = rng.normal(size=(2, steps, labels)).astype(np.float32)
+    trans, start, end = (rng.normal(size=s).astype(np.float32) for s in ((labels, labels), labels, labels))
+    lengths = np.array([4, 2])
+    paths = viterbi(em, lengths, trans, start, end)
+    for b, n in enumerate(lengths):
+        def score(p: tuple[int, ...], b: int = b) -> float:
+            return float(start[p[0]] + sum(em[b, t, p[t]] for t in range(len(p)))
+                         + sum(trans[p[t - 1], p[t]] for t in range(1, len(p))) + end[p[-1]])
+        best = max(product(range(labels), repeat=int(n)), key=score)
+        assert paths[b] == list(best)
+
+
+def test_neural_layer_reads_a_reversed_padded_batch_like_one_sentence_at_a_time() -> None:
+    layer = NeuralLayer(_layer_arrays())
+    rng = np.random.default_rng(2)
+    long, short = _inputs(rng, 6), _inputs(rng, 2)
+    batch, _ = layer.emissions([long, short])
+    alone, _ = layer.emissions([short])
+    # Padding after the short sentence must not leak into its backward direction.
+    np.testing.assert_allclose(batch[1, :2], alone[0], atol=1e-5)
+    assert layer.decode([short]) == layer.decode([long, short])[1:]
+
+
+def test_word_vector_uses_the_clitic_free_form_and_flags_a_missing_vector() -> None:
+    arrays = _layer_arrays()
+    layer = NeuralLayer(arrays)
+    with_vec = layer.word_vector("والسمان", "سمان", "سمان")
+    without = layer.word_vector("نمو", "نمو", "نمو")
+    np.testing.assert_array_equal(with_vec[:4], arrays["vec"][0])
+    assert with_vec[4] == 1.0 and without[4] == 0.0
+    assert not without[:4].any()
+
+
+def test_numpy_layer_equals_torch() -> None:
+    torch = pytest.importorskip("torch")
+    arrays = _layer_arrays(seed=3)
+    layer = NeuralLayer(arrays)
+    hidden = arrays["w_hh_f"].shape[1]
+    lstm = torch.nn.LSTM(arrays["w_ih_f"].shape[1], hidden, batch_first=True, bidirectional=True)
+    conv = torch.nn.Conv1d(6, arrays["conv_w"].shape[0], 3, padding=1)
+    with torch.no_grad():
+        for d, suf in (("f", ""), ("b", "_reverse")):
+            getattr(lstm, f"weight_ih_l0{suf}").copy_(torch.tensor(arrays[f"w_ih_{d}"]))
+            getattr(lstm, f"weight_hh_l0{suf}").copy_(torch.tensor(arrays[f"w_hh_{d}"]))
+            getattr(lstm, f"bias_ih_l0{suf}").copy_(torch.tensor(arrays[f"b_{d}"]))
+            getattr(lstm, f"bias_hh_l0{suf}").zero_()
+        conv.weight.copy_(torch.tensor(arrays["conv_w"]))
+        conv.bias.copy_(torch.tensor(arrays["conv_b"]))
+        # Character CNN of one word, torch's way: embed, convolve, max-pool, ReLU.
+        ids = [layer.char_ids.get(ch, 1) for ch in "بسمان"]
+        emb = torch.tensor(arrays["char_emb"])[torch.tensor(ids)].T[None]
+        char = torch.relu(conv(emb).max(dim=2).values)[0].numpy()
+        np.testing.assert_allclose(layer.word_vector("بسمان", "بسمان", "بسمان")[5:], char, atol=1e-5)
+        rng = np.random.default_rng(4)
+        sents = [_inputs(rng, n) for n in (7, 3, 5)]
+        batch = torch.nn.utils.rnn.pad_sequence([torch.tensor(x) for x in sents], batch_first=True)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(batch, [7, 3, 5], batch_first=True, enforce_sorted=False)
+        h, _ = torch.nn.utils.rnn.pad_packed_sequence(lstm(packed)[0], batch_first=True)
+        marg = torch.log(batch[:, :, : len(LABELS)] + 1e-6)
+        expected = (h @ torch.tensor(arrays["out_w"]).T + torch.tensor(arrays["out_b"])
+                    + torch.tensor(arrays["skip"]) * marg).numpy()
+    got, _ = layer.emissions(sents)
+    for b, n in enumerate((7, 3, 5)):
+        np.testing.assert_allclose(got[b, :n], expected[b, :n], atol=1e-5)
+
+
+def test_tagger_with_a_neural_layer_returns_each_sentence_its_own_labels(tmp_path: Path) -> None:
+    # A tiny model directory: a CRF trained on four sentences, empty lexicons, random layer.
+    train = [
+        (["قال", "الرئيس", "باراك", "أوباما"], ["O", "O", "B-PERS", "I-PERS"]),
+        (["زار", "باريس", "أمس"], ["O", "B-LOC", "O"]),
+        (["أعلنت", "الأمم", "المتحدة"], ["O", "B-ORG", "I-ORG"]),
+        # The neural layer reads a marginal for every one of the nine labels.
+        (["في", "كأس", "العالم", "في", "جنوب", "أفريقيا"], ["O", "B-MISC", "I-MISC", "O", "B-LOC", "I-LOC"]),
+    ]
+    res = Resources()
+    trainer = pycrfsuite.Trainer(verbose=False)
+    for words, tags in train:
+        trainer.append(sentence_features(words, res), tags)
+    trainer.set_params({"max_iterations": 20})
+    trainer.train(str(tmp_path / "model.crfsuite"))
+    for name in ("clusters.tsv", "gazetteer.tsv", "triggers.tsv"):
+        (tmp_path / name).write_text("", encoding="utf-8")
+    np.savez(tmp_path / "neural.npz", **_layer_arrays(seed=5))
+    tagger = Tagger(tmp_path)
+    assert tagger.neural is not None
+    sents = [["وقال", "أوباما", "في", "باريس", "إن", "الأمم", "المتحدة"], ["زار"], [], ["قال", "الرئيس"]]
+    together = tagger.tag_sentences(sents)
+    # Sentences are decoded in length order; each must get back its own labels.
+    assert together == [tagger.tag(ws) for ws in sents]
+    assert [len(t) for t in together] == [7, 1, 0, 2]
+    assert Tagger(tmp_path, NerSettings(neural=False)).neural is None
