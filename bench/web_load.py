@@ -51,8 +51,8 @@ from rasd.ingest.meta import parse_published
 from rasd.report import build_report
 from rasd.settings import load_settings
 from rasd.store import Store
+from rasd.web import WebSettings, views
 from rasd.web import _environment as web_environment
-from rasd.web import views
 from rasd.web.views import ViewSettings
 
 TOKEN = "bench-token"
@@ -212,31 +212,62 @@ def in_process(db: Path, story_ids: list[str]) -> dict[str, Any]:
             for name, value in {**_percentiles(values), "max_ms": round(max(values) * 1000, 1)}.items()}
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (uvicorn's worker processes and their helpers)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds of a process and its descendants so far (Linux /proc)."""
+    total = 0.0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
+    """Peak resident memory of a process and its descendants, summed."""
+    total = 0
+    for p in _tree(pid):
+        try:
+            lines = Path(f"/proc/{p}/status").read_text().splitlines()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) for line in lines if line.startswith("VmHWM:"))
+    return round(total / 1024, 1)
 
 
 SERVER = (
     "import sys, uvicorn\n"
-    "from rasd.web import WebSettings, create_app\n"
-    "app = create_app(sys.argv[1], token=sys.argv[2], web=WebSettings(page_cache=int(sys.argv[4])))\n"
-    "uvicorn.run(app, host='127.0.0.1', port=int(sys.argv[3]), log_level='warning')\n"
+    "from rasd.web import WebSettings, create_app, serve\n"
+    "if int(sys.argv[5]) > 1:\n"
+    "    serve(sys.argv[1], '127.0.0.1', int(sys.argv[3]), sys.argv[2], None, int(sys.argv[5]))\n"
+    "else:\n"
+    "    app = create_app(sys.argv[1], token=sys.argv[2], web=WebSettings(page_cache=int(sys.argv[4])))\n"
+    "    uvicorn.run(app, host='127.0.0.1', port=int(sys.argv[3]), log_level='warning')\n"
 )
 
 
-def start_server(db: Path, port: int, log: Path, page_cache: int) -> subprocess.Popen[bytes]:
+def start_server(db: Path, port: int, log: Path, page_cache: int, workers: int) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        server = subprocess.Popen([sys.executable, "-c", SERVER, str(db), TOKEN, str(port), str(page_cache)],
-                                  cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        server = subprocess.Popen([sys.executable, "-c", SERVER, str(db), TOKEN, str(port), str(page_cache),
+                                   str(workers)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -255,7 +286,9 @@ def wait_for_analysis(base: str, seconds: float) -> dict[str, Any]:
     deadline = time.monotonic() + seconds
     while True:
         analysis = httpx.get(f"{base}/api/status", timeout=60).json()["analysis"]
-        done = analysis["finished"] >= analysis["requested"] and not analysis["running"]
+        # ``pending`` is read from the store: with several processes, the one answering may not
+        # be the one that analyses.
+        done = analysis["pending"] == 0 and not (analysis["this_process"] and analysis["running"])
         if done or time.monotonic() > deadline:
             return {**analysis, "caught_up": done}
         time.sleep(1)
@@ -291,8 +324,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="concurrent client threads")
     parser.add_argument("--analysis-wait", type=float, default=60,
                         help="seconds to wait after the ingest for the analysis to catch up")
-    parser.add_argument("--page-cache", type=int, default=64,
-                        help="the server's story page cache (WebSettings.page_cache); 0 turns it off")
+    parser.add_argument("--page-cache", type=int, default=WebSettings().page_cache,
+                        help="the server's story page cache (WebSettings.page_cache; one process only); 0: off")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (rasd serve --workers)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "web_load.json")
     args = parser.parse_args()
     if not DATA.is_dir():
@@ -320,7 +354,7 @@ def main() -> None:
           f"{profile['search_cpu_p95_ms']}", flush=True)
 
     port = _free_port()
-    server = start_server(db, port, Path(tmp.name) / "server.log", args.page_cache)
+    server = start_server(db, port, Path(tmp.name) / "server.log", args.page_cache, args.workers)
     base = f"http://127.0.0.1:{port}"
     try:
         cpu0 = _cpu_seconds(server.pid)
@@ -377,6 +411,7 @@ def main() -> None:
         "analysis_caught_up": analysis["caught_up"],
         "analysis_caught_up_after_ingest_s": round(caught_up_s, 1),
         "analysis_runs": analysis["runs"],
+        "analysis_pending": analysis["pending"],
         "analysis_startup_seconds": analysis.get("startup_seconds"),
         "last_analysis_error": analysis["last_error"],
         "added_in_a_story": sum(1 for a in set(added) if stories_of.get(a) == 1),

@@ -267,22 +267,25 @@ def serve(
                      "every write is refused."),
     ] = None,
     settings_file: SettingsOption = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Server processes (default: 2 on two cores or more, else 1); "
+                     "one of them analyses posted articles."),
+    ] = None,
 ) -> None:
     """Explore stories, copies, actors and quotes in the browser (http://HOST:PORT/)."""
-    import uvicorn
+    from rasd.web import default_workers
+    from rasd.web import serve as run_server
 
-    from rasd.web import create_app
-
-    settings = _settings(settings_file)
+    _settings(settings_file)  # a bad settings file is reported here, before any process starts
+    processes = workers or default_workers()
+    err.print(f"rasd: http://{host}:{port}/ over {db}; writes {'need the token' if token else 'disabled'}; "
+              f"{processes} process{'es' if processes > 1 else ''}", markup=False)
     try:
-        web_app = create_app(db, settings, token)
+        run_server(db, host, port, token, settings_file, processes)
     except RasdError as exc:
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(2) from exc
-    err.print(f"rasd: http://{host}:{port}/ over {db}; writes {'need the token' if token else 'disabled'}",
-              markup=False)
-    uvicorn.run(web_app, host=host, port=port, log_level="warning")
-
 
 
 feeds_app = typer.Typer(help="The feed list `rasd watch` polls.", no_args_is_help=True)

@@ -130,6 +130,18 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         CREATE INDEX entities_ranked ON entities(mention_count DESC, name);
         """,
     ),
+    (
+        # The story page's aggregations read index entries only (31k-article SaudiNewsNet store, 20
+        # biggest stories, SQLite CPU per page): a story's mentions by entity, outlet and title
+        # 5.0 -> 3.7 ms; its strongest reuse links 3.8 -> 1.7 ms (the rows hold the passages, so
+        # ranking them by score read a table page per link). About 2 s to build on that store.
+        4,
+        """
+        CREATE INDEX mentions_article_entity ON mentions(article_id, entity_id, title);
+        CREATE INDEX reuse_links_source_ranked ON reuse_links(source, score, target, direction_known);
+        CREATE INDEX reuse_links_target_ranked ON reuse_links(target, score, source, direction_known);
+        """,
+    ),
 )
 
 

@@ -586,3 +586,43 @@ def test_svg_attrs_take_numbers_and_anchor_words_only() -> None:
     for bad in ('"><script>', "\u202eend", True, None):
         with pytest.raises((TypeError, ValueError)):
             render.svg_attrs(("x", bad))  # type: ignore[arg-type]
+
+
+def test_story_entities_and_framing_match_a_direct_count(store: Store) -> None:
+    # One aggregation of a story's mentions feeds both lists: each must be what counting the
+    # mentions directly gives.
+    settings = ViewSettings()
+    checked = 0
+    for row in store.query("SELECT id FROM stories"):
+        view = views.story(store, row["id"], settings)
+        assert view is not None
+        direct = store.query(
+            "SELECT e.id, e.name, e.type, COUNT(*) AS mentions FROM mentions m JOIN entities e ON e.id = m.entity_id"
+            " WHERE m.article_id IN (SELECT article_id FROM story_articles WHERE story_id = ?) GROUP BY e.id",
+            [row["id"]])
+        direct.sort(key=lambda e: (-e["mentions"], e["name"], e["id"]))
+        assert view["entities"] == direct[:30]
+        people = {e["id"]: e["mentions"] for e in direct if e["type"] == "PER"}
+        assert {p["id"]: p["mentions"] for p in view["framing"]} == {
+            k: people[k] for k in sorted(people, key=lambda k: (-people[k], next(
+                e["name"] for e in direct if e["id"] == k)))[: settings.framing_people]}
+        checked += bool(view["framing"])
+    assert checked >= 3
+
+
+def test_page_cache_keeps_to_its_count_and_bytes() -> None:
+    from fastapi.responses import HTMLResponse
+
+    from rasd.web import _PageCache
+
+    cache = _PageCache(3, 250)
+    for i in range(4):
+        cache.put(("page", str(i)), 1, HTMLResponse("x" * 100))
+    # 250 bytes hold two 100-byte pages: the oldest went first.
+    assert list(cache.pages) == [("page", "2"), ("page", "3")] and cache.bytes == 200
+    found = cache.get(("page", "3"), 1)
+    assert found is not None and found.body == b"x" * 100
+    assert cache.get(("page", "3"), 2) is None  # read under an older generation
+    cache.put(("page", "big"), 1, HTMLResponse("y" * 300))  # larger than the whole cache: not kept
+    cache.put(("page", "3"), 1, HTMLResponse("z" * 50))  # replaced, not counted twice
+    assert ("page", "big") not in cache.pages and cache.bytes == 150

@@ -5,12 +5,17 @@ stored analysis in between."""
 from __future__ import annotations
 
 import csv
+import socket
+import subprocess
+import sys
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
@@ -122,7 +127,10 @@ def test_analysis_follows_a_store_rewritten_by_another_program(
     counts = stories_per_article(db)
     assert len(counts) == len(records) and set(counts.values()) == {1}
     status = c.get("/api/status").json()["analysis"]
-    assert status["last_articles"] == len(records) - 4 and status["startup_seconds"] is not None
+    # The four that lost their story were analysed again (by the thread's own look at the store,
+    # or with the second batch): 8, then 4 + the rest, each once.
+    assert status["analysed"] == len(records) + 4 and status["startup_seconds"] is not None
+    assert status["pending"] == 0 and status["this_process"]
 
 
 def test_a_restart_analyses_what_the_last_run_left(
@@ -140,6 +148,121 @@ def test_a_restart_analyses_what_the_last_run_left(
         done = c.post("/api/articles?wait=true", json=[], headers=HEADERS).json()
         assert done["analysis"]["done"] and done["analysis"]["error"] is None
         status = c.get("/api/status").json()["analysis"]
-        assert status["last_articles"] == list(counts.values()).count(0) == status["analysed"]
+        # What the last run left, analysed at start-up or for this request, and nothing twice.
+        assert status["analysed"] == list(counts.values()).count(0)
     counts = stories_per_article(db)
     assert set(counts) == set(added) and set(counts.values()) == {1}
+
+
+def _post_all(clients: list[Any], batches: list[list[dict[str, Any]]], headers: dict[str, str]) -> list[Any]:
+    """Each batch posted from its own thread, batch i to clients[i % len(clients)], all at once."""
+    answers: list[Any] = []
+    lock = threading.Lock()
+
+    def post(i: int, batch: list[dict[str, Any]]) -> None:
+        response = clients[i % len(clients)].post("/api/articles", json=batch, headers=headers)
+        with lock:
+            answers.append(response)
+
+    threads = [threading.Thread(target=post, args=(i, b)) for i, b in enumerate(batches)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
+
+
+def test_two_apps_on_one_store_analyse_once(
+    tmp_path: Path, records: list[dict[str, Any]], settings: Settings
+) -> None:
+    """Two server processes' apps over one store (here in one process: the analysis lock is per
+    open file, so it excludes them alike): the first takes the analysis; batches posted to the
+    second are stored there and analysed by the first, each article once."""
+    db = tmp_path / "two.db"
+    with TestClient(create_app(db, settings, TOKEN)) as first, TestClient(create_app(db, settings, TOKEN)) as second:
+        assert first.get("/api/status").json()["analysis"]["this_process"]
+        assert not second.get("/api/status").json()["analysis"]["this_process"]
+        # Overlapping batches, alternately to each app, at once.
+        batches = [records[i : i + 6] for i in range(0, len(records) - 3, 3)][:4]
+        answers = _post_all([first, second], batches, HEADERS)
+        assert [r.status_code for r in answers] == [200] * len(batches)
+        added = [a for r in answers for a in r.json()["added"]]
+        assert len(added) == len(set(added)) == len({r["url"] for b in batches for r in b})
+        # The app that does not analyse waits for the store to show the batch in its stories.
+        done = second.post("/api/articles?wait=true", json=records[:3], headers=HEADERS).json()
+        assert done["analysis"]["done"] and set(done["unchanged"]) <= set(added)
+        waited = second.post("/api/articles?wait=true", json=records[-2:], headers=HEADERS).json()
+        assert waited["analysis"]["done"]
+        assert second.get("/api/status").json()["analysis"]["pending"] == 0
+        ours, theirs = first.get("/api/status").json()["analysis"], second.get("/api/status").json()["analysis"]
+        assert theirs["runs"] == theirs["analysed"] == 0
+    counts = stories_per_article(db)
+    assert set(counts) == set(added) | set(waited["added"]) and set(counts.values()) == {1}
+    assert ours["analysed"] == len(counts)
+
+
+def test_the_next_app_takes_over_the_analysis(
+    tmp_path: Path, records: list[dict[str, Any]], settings: Settings
+) -> None:
+    db = tmp_path / "takeover.db"
+    first = TestClient(create_app(db, settings, TOKEN)).__enter__()
+    assert first.get("/api/status").json()["analysis"]["this_process"]
+    with TestClient(create_app(db, settings, TOKEN)) as second:
+        assert not second.get("/api/status").json()["analysis"]["this_process"]
+        first.__exit__(None, None, None)
+        # The analysing app stopped; the lock went with it and the next batch's app takes over.
+        body = second.post("/api/articles?wait=true", json=records[:5], headers=HEADERS).json()
+        assert body["analysis"]["done"] and len(body["added"]) == 5
+        assert second.get("/api/status").json()["analysis"]["this_process"]
+    assert set(stories_per_article(db).values()) == {1}
+
+
+def test_serve_with_two_worker_processes(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+    """`rasd serve --workers 2`: the token is checked in every process, overlapping batches posted
+    at once (each on its own connection, so both processes take some) are stored once, and one
+    process analyses every article once."""
+    db = tmp_path / "workers.db"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = (tmp_path / "server.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "rasd", "serve", "--db", str(db), "--port", str(port), "--workers", "2",
+         "--token", TOKEN], stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
+            try:
+                if httpx.get(f"{base}/api/status", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        wrong = [httpx.post(f"{base}/api/articles", json=records[:2], headers={"Authorization": "Bearer nope"})
+                 for _ in range(6)]
+        assert [r.status_code for r in wrong] == [401] * 6
+        # The analysis has a process of its own: no worker serving pages runs it.
+        assert not any(httpx.get(f"{base}/api/status").json()["analysis"]["this_process"] for _ in range(6))
+        assert httpx.get(f"{base}/api/status").json()["stats"]["articles"] == 0
+
+        batches = [records[i : i + 6] for i in range(0, len(records) - 3, 3)][:4]
+        clients = [httpx.Client(base_url=base, timeout=60) for _ in batches]
+        answers = _post_all(clients, batches, HEADERS)
+        for c in clients:
+            c.close()
+        assert [r.status_code for r in answers] == [200] * len(batches)
+        added = [a for r in answers for a in r.json()["added"]]
+        assert len(added) == len(set(added)) == len({r["url"] for b in batches for r in b})
+        waited = httpx.post(f"{base}/api/articles?wait=true", json=records[-2:], headers=HEADERS, timeout=120)
+        assert waited.json()["analysis"]["done"]
+        while httpx.get(f"{base}/api/status").json()["analysis"]["pending"] > 0:
+            assert time.monotonic() < deadline + 120
+            time.sleep(0.2)
+        assert (tmp_path / "workers.db-analysis.lock").read_text().strip().isdigit()
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        log.close()
+    counts = stories_per_article(db)
+    assert set(counts) == set(added) | set(waited.json()["added"]) and set(counts.values()) == {1}

@@ -8,7 +8,12 @@ Policy forbids inline scripts, so article text, which is untrusted, is only ever
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
+import socket
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,7 +37,7 @@ from rasd.store import Store
 from rasd.web import api, render, views
 from rasd.web.views import StoryFilters, ViewSettings
 
-__all__ = ["WebSettings", "create_app"]
+__all__ = ["WebSettings", "app_from_environment", "create_app", "default_workers", "serve"]
 
 _HERE = Path(str(resources.files("rasd.web")))
 
@@ -70,9 +75,13 @@ class WebSettings:
     #: How long ``POST /api/articles?wait=true`` waits for the re-analysis it triggered.
     wait_timeout_s: float = 600
     #: Rendered story pages (and twins) kept until the store changes; 0 turns the cache off.
-    #: A big story's first view costs 10-40 ms of CPU and a repeat view under 1 ms; 64 pages of
-    #: 100-200 kB hold the stories readers are on at any moment in about 10 MB.
-    page_cache: int = 64
+    #: A big story's first view costs 10-40 ms of CPU and a repeat view under 1 ms. 256: the load
+    #: run's readers spread over the 200 biggest stories of the 31k store (pages of 166 kB on
+    #: average, 287 kB at most), and 64 pages held a third of them; each server process keeps
+    #: its own cache.
+    page_cache: int = 256
+    #: ... and at most this many MB of them (a big story's twin carries every passage: 1-2 MB).
+    page_cache_mb: float = 48
 
 
 class _SecurityHeaders:
@@ -155,8 +164,10 @@ class _PageCache:
     entry from an older generation is never served. The stamp is taken before the page is read,
     so a page that raced a commit carries the older stamp and is dropped."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int) -> None:
         self.size = size
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self.pages: OrderedDict[tuple[str, str], tuple[int, Response]] = OrderedDict()
         self.lock = threading.Lock()
 
@@ -170,12 +181,15 @@ class _PageCache:
         return Response(body.body, status_code=body.status_code, media_type=body.media_type)
 
     def put(self, key: tuple[str, str], generation: int, response: Response) -> Response:
-        if self.size > 0 and response.status_code == 200:
+        if self.size > 0 and response.status_code == 200 and len(response.body) <= self.max_bytes:
             with self.lock:
+                old = self.pages.pop(key, None)
+                if old is not None:
+                    self.bytes -= len(old[1].body)
                 self.pages[key] = (generation, response)
-                self.pages.move_to_end(key)
-                while len(self.pages) > self.size:
-                    self.pages.popitem(last=False)
+                self.bytes += len(response.body)
+                while len(self.pages) > self.size or self.bytes > self.max_bytes:
+                    self.bytes -= len(self.pages.popitem(last=False)[1][1].body)
         return response
 
 
@@ -187,6 +201,8 @@ def _environment() -> Environment:
         finalize=render.strip_bidi,
         trim_blocks=True,
         lstrip_blocks=True,
+        # The templates are package files: no stat() of three files per page to look for edits.
+        auto_reload=False,
     )
     env.filters["when"] = render.short_time
     env.filters["day"] = render.day
@@ -219,10 +235,16 @@ def create_app(
     env = _environment()
     writer = api.Writer(path, settings)
     readers = _Readers(path)
-    pages = _PageCache(web.page_cache)
+    pages = _PageCache(web.page_cache, int(web.page_cache_mb * 1024 * 1024))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for name in ("story.html", "stories.html", "search.html", "article.html", "entity.html", "error.html"):
+            env.get_template(name)  # compiled before the first reader waits for it, in every process
+        if token:
+            # One process of several (``--workers``) becomes the analyser now, so that articles
+            # posted to the others are analysed even if none is ever posted to it.
+            writer.start()
         yield
         writer.close()
         readers.close()
@@ -382,7 +404,10 @@ def create_app(
                          "runs": state.runs, "last_seconds": state.last_seconds,
                          "last_articles": state.last_articles, "last_error": state.last_error,
                          "startup_seconds": state.startup_seconds, "analysed": state.analysed,
-                         "mode": "incremental"},
+                         "mode": "incremental",
+                         # Several server processes: only one analyses (the others' counters stay
+                         # at zero); ``pending`` is read from the store, the same in every process.
+                         "this_process": writer.analyses, "pending": writer.pending()},
             "writes_enabled": bool(token),
         })
 
@@ -410,11 +435,11 @@ def create_app(
         except api.BadRequest as exc:
             return error(request, 400, str(exc))
         articles, problems = await run_in_threadpool(api.read_records, records)
-        stored = await run_in_threadpool(writer.ingest, articles)
-        ticket = writer.request_analysis()
+        stored, ticket = await run_in_threadpool(writer.ingest, articles)
         done = False
         if wait:
-            done = await run_in_threadpool(writer.wait, ticket, web.wait_timeout_s)
+            ids = [*stored["added"], *stored["unchanged"], *(v["id"] for v in stored["versions"])]
+            done = await run_in_threadpool(writer.wait, ticket, web.wait_timeout_s, ids)
         return JSONResponse({
             **stored,
             "errors": [{"where": e.path, "reason": e.reason} for e in problems],
@@ -429,3 +454,106 @@ def create_app(
 
     app.add_middleware(_SecurityHeaders)
     return app
+
+
+#: Where ``serve`` hands its options to the worker processes uvicorn starts (each imports
+#: :func:`app_from_environment` by name, so the options cannot travel as arguments).
+_ENV_DB, _ENV_SETTINGS, _ENV_TOKEN = "RASD_SERVE_DB", "RASD_SERVE_SETTINGS", "RASD_TOKEN"
+
+
+def default_workers() -> int:
+    """Server processes when ``--workers`` is not given: two where there are two cores.
+
+    One process renders one page at a time (the interpreter lock), so on the 31k-article store
+    four clients queued behind it (story p95 206 ms with 1 process, see docs/web.md for 2). More
+    processes than cores only add memory (each holds its own connections and page cache), and the
+    clients, the analysis and SQLite want CPU too: two, or one on a single core.
+    """
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of ``serve``: store, settings file and token from the
+    environment ``serve`` set before starting the workers."""
+    settings_file = os.environ.get(_ENV_SETTINGS) or None
+    return create_app(os.environ[_ENV_DB], load_settings(settings_file), os.environ.get(_ENV_TOKEN) or None)
+
+
+def serve(store_path: str | Path, host: str, port: int, token: str | None = None,
+          settings_file: str | Path | None = None, workers: int = 1) -> None:
+    """Run the app under uvicorn until interrupted; ``workers`` > 1 starts that many processes on
+    one socket (one of them analyses posted articles, see :mod:`rasd.web.api`)."""
+    import uvicorn
+
+    if workers < 1:
+        raise ValueError(f"workers must be 1 or more, not {workers}")
+    if workers == 1:
+        app = create_app(store_path, load_settings(settings_file), token)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+        return
+    checked = create_app(store_path, load_settings(settings_file), None)  # fail here, not in each worker
+    checked.state.writer.close()
+    checked.state.readers.close()
+    os.environ[_ENV_DB] = str(store_path)
+    os.environ[_ENV_SETTINGS] = str(settings_file or "")
+    os.environ[_ENV_TOKEN] = token or ""
+    analyser = None
+    if token:
+        # The analysis gets a process of its own, which takes the lock before any worker starts:
+        # in a worker it shared the interpreter lock with that worker's pages (during an ingest its
+        # Python loops held it for whole switch intervals), and the OS shares the cores more fairly.
+        # Should it die, the next worker to receive a batch takes the analysis over.
+        analyser = multiprocessing.get_context("spawn").Process(
+            target=_analyse, args=(str(store_path), str(settings_file or "")), name="rasd-analysis", daemon=True)
+        analyser.start()
+        # Ready when the lock is held (no shared semaphore: one left waiting on a killed peer hangs).
+        deadline = time.monotonic() + 60
+        while analyser.is_alive() and not api.AnalysisLock.held(str(store_path)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config("rasd.web:app_from_environment", factory=True, host=host, port=port,
+                            workers=workers, log_level="warning")
+    try:
+        Multiprocess(config, sockets=[_listening_socket(host, port)]).run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if analyser is not None and analyser.is_alive():
+            analyser.terminate()  # SIGTERM: it finishes the batch in hand (one transaction) and exits
+            analyser.join(90)
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """The socket the workers share, made as TCP explicitly.
+
+    uvicorn's own (``Config.bind_socket``) leaves the protocol number 0, and asyncio only turns
+    Nagle's algorithm off (TCP_NODELAY) on connections whose socket says TCP: every page sent in
+    more than one write then waited for the client's delayed ACK, 40-50 ms a request on loopback
+    (measured: a 3 kB static file 2.8 ms with one process, 48 ms with two; 2.2 ms with this socket).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def _analyse(store_path: str, settings_file: str) -> None:
+    """The analysing process of ``serve`` with several workers: the API's writer without the app,
+    holding the analysis lock until it is told to stop."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C reaches the whole process group
+    parent = os.getppid()
+    writer = api.Writer(store_path, load_settings(settings_file or None))
+    try:
+        # A server killed outright (SIGKILL) cannot stop it: it goes when its parent has gone.
+        # The lock may be held for an instant by the parent's readiness probe: try again.
+        while not writer.start() and not stop.wait(0.05) and os.getppid() == parent:
+            pass
+        while not stop.wait(1.0) and os.getppid() == parent:
+            pass
+    finally:
+        writer.close()
