@@ -17,36 +17,34 @@ heartbeat) keeps a second watcher off the same store.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import socket
 import time
 import tomllib
-import urllib.robotparser
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import feedparser
 import httpx
 
 from rasd.errors import InputError, SettingsError, StoreError
 from rasd.incremental import BatchResult, IncrementalPipeline, IncrementalSettings
-from rasd.ingest.formats import feed_entry_article, feed_outlet, read_html
-from rasd.ingest.http import Fetcher, FetchError, Response
-from rasd.ingest.meta import Meta, now_iso, parse_published
+from rasd.ingest.http import Fetcher
+from rasd.ingest.meta import now_iso
 from rasd.models import Article
 from rasd.settings import Settings
 from rasd.store import Store
 from rasd.textnorm import normalize, stem, tokens
+from rasd.watch_poll import PollResult, Robots, SeenItem, fetch_feed, poll_feed, read_feed
+
+__all__ = ["PollResult", "Robots", "poll_feed"]  # re-exported: they lived here before watch_poll
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,213 +194,6 @@ def feed_health(store: Store) -> list[FeedHealth]:
                                r["failures"], r["items_seen"], r["articles_added"], next_poll))
     rows.sort(key=lambda h: (h.status != "failing", h.url))
     return rows
-
-
-# ---------------------------------------------------------------------------------------------
-# robots.txt
-
-
-class Robots:
-    """robots.txt per host (RFC 9309): 4xx means no rules, 5xx or no answer means keep out for now."""
-
-    def __init__(self, fetcher: Fetcher, user_agent: str, settings: WatchSettings,
-                 clock: Callable[[], float] = time.time) -> None:
-        self.fetcher = fetcher
-        self.agent = user_agent.split("/", 1)[0] or "rasd"
-        self.settings = settings
-        self.clock = clock
-        self._cache: dict[str, tuple[float, urllib.robotparser.RobotFileParser | None]] = {}
-
-    def allowed(self, url: str) -> bool:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        cached = self._cache.get(origin)
-        if cached is None or cached[0] <= self.clock():
-            cached = self._load(origin)
-            self._cache[origin] = cached
-        parser = cached[1]
-        return parser is not None and parser.can_fetch(self.agent, url)
-
-    def _load(self, origin: str) -> tuple[float, urllib.robotparser.RobotFileParser | None]:
-        parser = urllib.robotparser.RobotFileParser(origin + "/robots.txt")
-        now = self.clock()
-        try:
-            response = self.fetcher.get(origin + "/robots.txt")
-        except FetchError:
-            return now + self.settings.robots_retry_s, None
-        if response.status >= 500:
-            return now + self.settings.robots_retry_s, None
-        if response.status >= 400:
-            parser.parse([])
-        else:
-            parser.parse(response.content.decode("utf-8", "replace").splitlines())
-        return now + self.settings.robots_ttl_s, parser
-
-
-# ---------------------------------------------------------------------------------------------
-# Polling one feed (network only: runs in a worker thread and touches no database)
-
-
-@dataclass(frozen=True, slots=True)
-class SeenItem:
-    signature: str
-    url: str | None
-    etag: str | None
-    last_modified: str | None
-    first_seen: float
-
-
-@dataclass
-class ItemResult:
-    key: str
-    signature: str
-    url: str | None
-    articles: list[Article] = field(default_factory=list)
-    etag: str | None = None
-    last_modified: str | None = None
-    error: str | None = None
-
-
-@dataclass
-class PollResult:
-    url: str
-    status: int | None = None
-    error: str | None = None
-    not_modified: bool = False
-    etag: str | None = None
-    last_modified: str | None = None
-    items: list[ItemResult] = field(default_factory=list)
-
-
-def _entry_key(entry: Mapping[str, Any]) -> str:
-    for name in ("id", "guid", "link"):
-        if entry.get(name):
-            return str(entry[name])
-    return "sha1:" + hashlib.sha1(str(entry.get("title", "")).encode()).hexdigest()
-
-
-def _entry_signature(entry: Mapping[str, Any]) -> str:
-    """Changes when the feed says the item changed: its title, text, link or update time."""
-    contents = entry.get("content") or []
-    text = " ".join(str(c.get("value", "")) for c in contents if isinstance(c, dict))
-    parts = [str(_field(entry, k) or "") for k in ("title", "link", "updated", "published", "summary")]
-    return hashlib.sha1("\x1f".join([*parts, text]).encode("utf-8")).hexdigest()
-
-
-def _field(entry: Mapping[str, Any], key: str) -> Any:
-    # dict.get, not entry.get: feedparser's own lookup maps a missing "updated" to "published"
-    # with a DeprecationWarning.
-    return dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
-
-
-def _entry_published(entry: Mapping[str, Any]) -> str | None:
-    for key in ("published", "updated"):
-        if _field(entry, key):
-            try:
-                return parse_published(_field(entry, key))
-            except ValueError:
-                continue
-    return None
-
-
-def poll_feed(
-    url: str,
-    name: str | None,
-    validators: tuple[str | None, str | None],
-    seen: Mapping[str, SeenItem],
-    fetcher: Fetcher,
-    robots: Robots,
-    settings: WatchSettings,
-    now: float,
-) -> PollResult:
-    """Fetch one feed and the pages of its new or changed items; never raises."""
-    result = PollResult(url)
-    headers = {}
-    if validators[0]:
-        headers["If-None-Match"] = validators[0]
-    if validators[1]:
-        headers["If-Modified-Since"] = validators[1]
-    try:
-        response = fetcher.get(url, headers)
-    except FetchError as exc:
-        result.error = str(exc).removeprefix(url + ": ")
-        return result
-    result.status = response.status
-    if response.status == 304:
-        result.not_modified = True
-        result.etag, result.last_modified = validators
-        return result
-    if response.status >= 400:
-        result.error = f"HTTP {response.status}"
-        return result
-    parsed = feedparser.parse(response.content)
-    # A feed with parse errors is still read when some items are usable (a stray bad entity is
-    # common); one with nothing usable is reported, as is a document that is no feed at all.
-    usable = any(_field(e, "link") or _field(e, "content") or _field(e, "summary") for e in parsed.entries)
-    if (parsed.bozo and not usable) or (not parsed.entries and not parsed.version):
-        reason = getattr(parsed, "bozo_exception", None) or "no RSS or Atom items"
-        result.error = f"malformed feed: {reason}"
-        return result
-    result.etag = _header(response, "etag")
-    result.last_modified = _header(response, "last-modified")
-    outlet = name or feed_outlet(parsed.feed.get("title"))
-    for number, entry in enumerate(parsed.entries[: settings.max_items_per_feed], start=1):
-        key, signature = _entry_key(entry), _entry_signature(entry)
-        before = seen.get(key)
-        if before is not None and before.signature == signature:
-            continue
-        item = ItemResult(key, signature, str(entry.get("link") or "") or None)
-        result.items.append(item)
-        if before is not None and now - before.first_seen > settings.recheck_window_s:
-            continue  # an old item edited in the feed: remembered, not fetched again
-        found = feed_entry_article(entry, Meta(source=outlet), f"{url}#{number}")
-        if isinstance(found, Article):
-            item.articles.append(found)
-        elif item.url:
-            _fetch_page(item, entry, outlet, before, fetcher, robots)
-        else:
-            item.error = found.reason
-    return result
-
-
-def _fetch_page(item: ItemResult, entry: Mapping[str, Any], outlet: str | None, before: SeenItem | None,
-                fetcher: Fetcher, robots: Robots) -> None:
-    link = item.url or ""
-    if not robots.allowed(link):
-        item.error = "robots.txt disallows this page"
-        return
-    headers = {}
-    if before is not None and before.url == link:
-        if before.etag:
-            headers["If-None-Match"] = before.etag
-        if before.last_modified:
-            headers["If-Modified-Since"] = before.last_modified
-    try:
-        page = fetcher.get(link, headers)
-    except FetchError as exc:
-        item.error = str(exc).removeprefix(link + ": ")
-        return
-    if page.status == 304 and before is not None:
-        item.etag, item.last_modified = before.etag, before.last_modified
-        return
-    if page.status >= 400:
-        item.error = f"HTTP {page.status}"
-        return
-    item.etag, item.last_modified = _header(page, "etag"), _header(page, "last-modified")
-    title = str(entry.get("title") or "").strip() or None
-    meta = Meta(source=outlet, url=page.url, title=title, published=_entry_published(entry))
-    for found in read_html(page.content, meta, link):
-        if isinstance(found, Article):
-            item.articles.append(found)
-        else:
-            item.error = found.reason
-
-
-def _header(response: Response, name: str) -> str | None:
-    for key, value in response.headers.items():
-        if key.lower() == name:
-            return value
-    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -700,13 +491,7 @@ class Watcher:
         self._beat(now)
         due = self.due(now)
         if due:
-            seen = {url: self._seen(url) for url, *_ in due}
-            futures = [
-                self._pool.submit(poll_feed, url, name, (etag, lm), seen[url], self.fetcher, self.robots, self.watch,
-                                  now)
-                for url, name, etag, lm in due
-            ]
-            self._record([future.result() for future in futures], report)
+            self._record(self._poll(due, now), report)
         if report.new_articles or report.versions or (
             self.cycles % self.watch.pending_check_cycles == 0 and self._store_grew()
         ):
@@ -756,6 +541,27 @@ class Watcher:
             wait = self.watch.every_s if next_poll is None else next_poll - self.clock()
             sleep(min(max(wait, 0.5), self.watch.every_s))
 
+    def _poll(self, due: Sequence[tuple[str, str | None, str | None, str | None]], now: float) -> list[PollResult]:
+        """Poll the feeds in the pool: every feed's conditional GET, then, for a changed feed only,
+        its seen items read here (the store is this thread's) and its parsing back in the pool."""
+        names = {url: name for url, name, *_ in due}
+        pending: set[Future[PollResult]] = {
+            self._pool.submit(fetch_feed, url, (etag, lm), self.fetcher) for url, _, etag, lm in due
+        }
+        results: list[PollResult] = []
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                result = future.result()
+                if result.response is None:
+                    results.append(result)
+                else:
+                    pending.add(self._pool.submit(read_feed, result, names[result.url], self._seen(result.url),
+                                                  self.fetcher, self.robots, self.watch, now))
+        order = {url: n for n, (url, *_) in enumerate(due)}
+        results.sort(key=lambda r: order[r.url])
+        return results
+
     def _seen(self, feed: str) -> dict[str, SeenItem]:
         return {
             r[0]: SeenItem(r[1], r[2], r[3], r[4], r[5])
@@ -773,26 +579,26 @@ class Watcher:
         articles = [a for result in results for item in result.items for a in item.articles]
         upsert = self.store.upsert_articles(articles) if articles else None
         fresh = set(upsert.added) if upsert else set()
+        # One statement each for all the cycle's item rows and healthy feeds' rows: a 304 poll then
+        # costs one row of an executemany, where a statement per feed cost more than its request.
+        items: list[tuple[object, ...]] = []
+        healthy: list[tuple[object, ...]] = []
         with self.store.transaction() as db:
             for result in results:
                 if result.error is not None:
                     (failures,) = db.execute("SELECT failures FROM feeds WHERE url = ?", (result.url,)).fetchone()
-                    wait = min(self.watch.max_backoff_s, self.watch.every_s * 2 ** (failures + 1))
+                    backoff = min(self.watch.max_backoff_s, self.watch.every_s * 2 ** (failures + 1))
                     db.execute(
                         "UPDATE feeds SET failures = failures + 1, last_status = ?, last_polled = ?, last_error = ?,"
                         " last_error_at = ?, next_poll = ? WHERE url = ?",
-                        (result.status, stamp, result.error, stamp, now + wait, result.url),
+                        (result.status, stamp, result.error, stamp, now + backoff, result.url),
                     )
                     report.failed.append((result.url, result.error))
                     continue
-                db.executemany(
-                    "INSERT INTO feed_items (feed, key, signature, url, article_id, etag, last_modified, first_seen,"
-                    " checked, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feed, key) DO UPDATE SET"
-                    " signature = excluded.signature, url = excluded.url,"
-                    " article_id = COALESCE(excluded.article_id, article_id), etag = excluded.etag,"
-                    " last_modified = excluded.last_modified, checked = excluded.checked, error = excluded.error",
-                    [(result.url, item.key, item.signature, item.url, item.articles[-1].id if item.articles else None,
-                      item.etag, item.last_modified, now, now, item.error) for item in result.items],
+                items.extend(
+                    (result.url, item.key, item.signature, item.url, item.articles[-1].id if item.articles else None,
+                     item.etag, item.last_modified, now, now, item.error)
+                    for item in result.items
                 )
                 # An article two feeds carried in one cycle counts for the first of them.
                 added = 0
@@ -801,15 +607,24 @@ class Watcher:
                         if article.id in fresh:
                             fresh.discard(article.id)
                             added += 1
-                db.execute(
-                    "UPDATE feeds SET failures = 0, last_status = ?, last_polled = ?, last_success = ?, etag = ?,"
-                    " last_modified = ?, next_poll = ?, items_seen = items_seen + ?,"
-                    " articles_added = articles_added + ? WHERE url = ?",
-                    (result.status, stamp, stamp, result.etag, result.last_modified, now + self.watch.every_s,
-                     len(result.items), added, result.url),
-                )
+                healthy.append((result.status, stamp, stamp, result.etag, result.last_modified,
+                                now + self.watch.every_s, len(result.items), added, result.url))
                 report.polled += 1
                 report.not_modified += int(result.not_modified)
+            db.executemany(
+                "INSERT INTO feed_items (feed, key, signature, url, article_id, etag, last_modified, first_seen,"
+                " checked, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feed, key) DO UPDATE SET"
+                " signature = excluded.signature, url = excluded.url,"
+                " article_id = COALESCE(excluded.article_id, article_id), etag = excluded.etag,"
+                " last_modified = excluded.last_modified, checked = excluded.checked, error = excluded.error",
+                items,
+            )
+            db.executemany(
+                "UPDATE feeds SET failures = 0, last_status = ?, last_polled = ?, last_success = ?, etag = ?,"
+                " last_modified = ?, next_poll = ?, items_seen = items_seen + ?,"
+                " articles_added = articles_added + ? WHERE url = ?",
+                healthy,
+            )
         if upsert:
             report.new_articles += len(upsert.added)
             report.versions += len(upsert.versions)

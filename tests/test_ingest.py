@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+import gzip
 import io
 import shutil
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
@@ -12,8 +20,9 @@ from warcio.warcwriter import WARCWriter
 from rasd.errors import InputError
 from rasd.ingest import IngestOptions, discover, read_inputs
 from rasd.ingest.decode import decode
+from rasd.ingest.http import Fetcher, FetchError
 from rasd.models import Article
-from rasd.settings import IngestSettings
+from rasd.settings import FetchSettings, IngestSettings
 
 INGEST = Path(__file__).parent / "data" / "ingest"
 
@@ -223,3 +232,142 @@ def test_decode_prefers_the_code_page_with_arabic_evidence() -> None:
     text = "وزارة الخارجية تستدعي السفير"
     assert decode(text.encode("cp1256")) == (text, "cp1256")
     assert decode(text.encode("iso-8859-6")) == (text, "iso-8859-6")
+
+
+# -- the HTTP layer (rasd.ingest.http) ----------------------------------------------------------
+
+
+FEED_BODY = "<rss><channel><title>أخبار الساحل</title></channel></rss>".encode() * 40
+
+
+class _Origin:
+    """A loopback HTTP/1.1 server that keeps connections open and counts them."""
+
+    def __init__(self, close_after: int = 0) -> None:
+        self.connections = 0
+        self.body = FEED_BODY
+        self.close_after = close_after  # close a connection after this many answers (0: never)
+        origin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def setup(self) -> None:
+                super().setup()
+                origin.connections += 1
+                self.answered = 0
+
+            def do_GET(self) -> None:
+                self.answered += 1
+                if origin.close_after and self.answered >= origin.close_after:
+                    self.close_connection = True
+                if self.path == "/moved":
+                    self._send(301, b"", {"Location": "/feed"})
+                    return
+                etag = f'"{zlib.crc32(origin.body):x}"'
+                if self.headers.get("If-None-Match") == etag:
+                    self._send(304, b"", {"ETag": etag})
+                    return
+                body, extra = origin.body, {"ETag": etag}
+                if "gzip" in (self.headers.get("Accept-Encoding") or ""):
+                    body, extra["Content-Encoding"] = gzip.compress(body), "gzip"
+                self._send(200, body, extra)
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                if status != 304:
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def origin() -> Iterator[_Origin]:
+    server = _Origin()
+    yield server
+    server.close()
+
+
+def test_conditional_gets_reuse_a_kept_alive_connection_and_decode_gzip(origin: _Origin) -> None:
+    fetcher = Fetcher(FetchSettings(min_interval_per_host_s=0.0))
+    try:
+        first = fetcher.get(origin.base + "/feed")
+        assert (first.status, first.content) == (200, FEED_BODY)
+        etag = first.headers["etag"]
+        before = origin.connections
+        for _ in range(5):
+            assert fetcher.get(origin.base + "/feed", {"If-None-Match": etag}).status == 304
+        assert origin.connections - before == 1  # five polls, one connection
+        origin.body = FEED_BODY + "<!-- خبر جديد -->".encode()
+        changed = fetcher.get(origin.base + "/feed", {"If-None-Match": etag})
+        assert (changed.status, changed.content) == (200, origin.body)  # sent gzipped, read decoded
+        assert changed.headers["etag"] != etag
+        assert origin.connections - before == 1
+    finally:
+        fetcher.close()
+
+
+def test_a_conditional_get_is_sent_again_when_the_server_closed_the_kept_connection() -> None:
+    server = _Origin(close_after=1)
+    fetcher = Fetcher(FetchSettings(min_interval_per_host_s=0.0))
+    try:
+        etag = fetcher.get(server.base + "/feed").headers["etag"]
+        for _ in range(3):
+            assert fetcher.get(server.base + "/feed", {"If-None-Match": etag}).status == 304
+    finally:
+        fetcher.close()
+        server.close()
+
+
+def test_a_redirected_conditional_get_is_followed_and_the_size_cap_holds(origin: _Origin) -> None:
+    fetcher = Fetcher(FetchSettings(min_interval_per_host_s=0.0))
+    small = Fetcher(FetchSettings(min_interval_per_host_s=0.0, max_bytes=len(FEED_BODY) - 1))
+    try:
+        moved = fetcher.get(origin.base + "/moved", {"If-None-Match": '"old"'})
+        assert (moved.status, moved.url, moved.content) == (200, origin.base + "/feed", FEED_BODY)
+        with pytest.raises(FetchError, match="larger than"):
+            small.get(origin.base + "/feed", {"If-None-Match": '"old"'})  # the cap is on decoded bytes
+    finally:
+        fetcher.close()
+        small.close()
+
+
+def test_the_http_client_is_built_once_when_workers_start_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[object] = []
+    real = httpx.Client
+
+    def slow_client(**kwargs: object) -> httpx.Client:
+        time.sleep(0.05)  # building one makes an SSL context: long enough for the others to arrive
+        client = real(**kwargs)  # type: ignore[arg-type]
+        built.append(client)
+        return client
+
+    monkeypatch.setattr("rasd.ingest.http.httpx.Client", slow_client)
+    fetcher = Fetcher()
+    start = threading.Barrier(4)
+
+    def worker() -> httpx.Client:
+        start.wait()
+        return fetcher.client()
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            clients = list(pool.map(lambda _: worker(), range(4)))
+        assert len(built) == 1
+        assert all(c is built[0] for c in clients)
+    finally:
+        fetcher.close()

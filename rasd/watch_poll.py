@@ -1,0 +1,264 @@
+"""Polling feeds for :mod:`rasd.watch`: network and parsing only, run in worker threads, no database.
+
+A poll has two steps so that the common case stays cheap: :func:`fetch_feed` sends the conditional
+GET, and only a feed that changed goes on to :func:`read_feed`, which needs the items already seen
+(read from the store by the caller for that feed alone) and parses the feed. A feed answering 304
+costs one request and a row update, nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import urllib.robotparser
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import feedparser
+
+from rasd.ingest.formats import feed_entry_article, feed_outlet, read_html
+from rasd.ingest.http import Fetcher, FetchError, Response
+from rasd.ingest.meta import Meta, parse_published
+from rasd.models import Article
+
+if TYPE_CHECKING:
+    from rasd.watch import WatchSettings
+
+
+# ---------------------------------------------------------------------------------------------
+# robots.txt
+
+
+class Robots:
+    """robots.txt per host (RFC 9309): 4xx means no rules, 5xx or no answer means keep out for now."""
+
+    def __init__(self, fetcher: Fetcher, user_agent: str, settings: WatchSettings,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.fetcher = fetcher
+        self.agent = user_agent.split("/", 1)[0] or "rasd"
+        self.settings = settings
+        self.clock = clock
+        self._cache: dict[str, tuple[float, urllib.robotparser.RobotFileParser | None]] = {}
+
+    def allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        cached = self._cache.get(origin)
+        if cached is None or cached[0] <= self.clock():
+            cached = self._load(origin)
+            self._cache[origin] = cached
+        parser = cached[1]
+        return parser is not None and parser.can_fetch(self.agent, url)
+
+    def _load(self, origin: str) -> tuple[float, urllib.robotparser.RobotFileParser | None]:
+        parser = urllib.robotparser.RobotFileParser(origin + "/robots.txt")
+        now = self.clock()
+        try:
+            response = self.fetcher.get(origin + "/robots.txt")
+        except FetchError:
+            return now + self.settings.robots_retry_s, None
+        if response.status >= 500:
+            return now + self.settings.robots_retry_s, None
+        if response.status >= 400:
+            parser.parse([])
+        else:
+            parser.parse(response.content.decode("utf-8", "replace").splitlines())
+        return now + self.settings.robots_ttl_s, parser
+
+
+# ---------------------------------------------------------------------------------------------
+# Polling one feed (network only: runs in a worker thread and touches no database)
+
+
+@dataclass(frozen=True, slots=True)
+class SeenItem:
+    signature: str
+    url: str | None
+    etag: str | None
+    last_modified: str | None
+    first_seen: float
+
+
+@dataclass
+class ItemResult:
+    key: str
+    signature: str
+    url: str | None
+    articles: list[Article] = field(default_factory=list)
+    etag: str | None = None
+    last_modified: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class PollResult:
+    url: str
+    status: int | None = None
+    error: str | None = None
+    not_modified: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    items: list[ItemResult] = field(default_factory=list)
+    # A changed feed's answer, waiting for read_feed.
+    response: Response | None = None
+
+
+def _entry_key(entry: Mapping[str, Any]) -> str:
+    for name in ("id", "guid", "link"):
+        if entry.get(name):
+            return str(entry[name])
+    return "sha1:" + hashlib.sha1(str(entry.get("title", "")).encode()).hexdigest()
+
+
+def _entry_signature(entry: Mapping[str, Any]) -> str:
+    """Changes when the feed says the item changed: its title, text, link or update time."""
+    contents = entry.get("content") or []
+    text = " ".join(str(c.get("value", "")) for c in contents if isinstance(c, dict))
+    parts = [str(_field(entry, k) or "") for k in ("title", "link", "updated", "published", "summary")]
+    return hashlib.sha1("\x1f".join([*parts, text]).encode("utf-8")).hexdigest()
+
+
+def _field(entry: Mapping[str, Any], key: str) -> Any:
+    # dict.get, not entry.get: feedparser's own lookup maps a missing "updated" to "published"
+    # with a DeprecationWarning.
+    return dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
+
+
+def _entry_published(entry: Mapping[str, Any]) -> str | None:
+    for key in ("published", "updated"):
+        if _field(entry, key):
+            try:
+                return parse_published(_field(entry, key))
+            except ValueError:
+                continue
+    return None
+
+
+def fetch_feed(url: str, validators: tuple[str | None, str | None], fetcher: Fetcher) -> PollResult:
+    """The feed's conditional GET; never raises. A changed feed comes back with its ``response``
+    for :func:`read_feed`; a 304 or a failure is complete as it is."""
+    result = PollResult(url)
+    headers = {}
+    if validators[0]:
+        headers["If-None-Match"] = validators[0]
+    if validators[1]:
+        headers["If-Modified-Since"] = validators[1]
+    try:
+        response = fetcher.get(url, headers)
+    except FetchError as exc:
+        result.error = str(exc).removeprefix(url + ": ")
+        return result
+    result.status = response.status
+    if response.status == 304:
+        result.not_modified = True
+        result.etag, result.last_modified = validators
+    elif response.status >= 400:
+        result.error = f"HTTP {response.status}"
+    else:
+        result.response = response
+    return result
+
+
+def poll_feed(
+    url: str,
+    name: str | None,
+    validators: tuple[str | None, str | None],
+    seen: Mapping[str, SeenItem],
+    fetcher: Fetcher,
+    robots: Robots,
+    settings: WatchSettings,
+    now: float,
+) -> PollResult:
+    """Fetch one feed and the pages of its new or changed items; never raises."""
+    result = fetch_feed(url, validators, fetcher)
+    return read_feed(result, name, seen, fetcher, robots, settings, now)
+
+
+def read_feed(
+    result: PollResult,
+    name: str | None,
+    seen: Mapping[str, SeenItem],
+    fetcher: Fetcher,
+    robots: Robots,
+    settings: WatchSettings,
+    now: float,
+) -> PollResult:
+    """Parse a changed feed fetched by :func:`fetch_feed` and fetch the pages of its new or changed
+    items (items already seen with the same signature are skipped before any extraction); never
+    raises. A result without a response is returned as it is."""
+    response, result.response = result.response, None
+    if response is None:
+        return result
+    url = result.url
+    parsed = feedparser.parse(response.content)
+    # A feed with parse errors is still read when some items are usable (a stray bad entity is
+    # common); one with nothing usable is reported, as is a document that is no feed at all.
+    usable = any(_field(e, "link") or _field(e, "content") or _field(e, "summary") for e in parsed.entries)
+    if (parsed.bozo and not usable) or (not parsed.entries and not parsed.version):
+        reason = getattr(parsed, "bozo_exception", None) or "no RSS or Atom items"
+        result.error = f"malformed feed: {reason}"
+        return result
+    result.etag = _header(response, "etag")
+    result.last_modified = _header(response, "last-modified")
+    outlet = name or feed_outlet(parsed.feed.get("title"))
+    for number, entry in enumerate(parsed.entries[: settings.max_items_per_feed], start=1):
+        key, signature = _entry_key(entry), _entry_signature(entry)
+        before = seen.get(key)
+        if before is not None and before.signature == signature:
+            continue
+        item = ItemResult(key, signature, str(entry.get("link") or "") or None)
+        result.items.append(item)
+        if before is not None and now - before.first_seen > settings.recheck_window_s:
+            continue  # an old item edited in the feed: remembered, not fetched again
+        found = feed_entry_article(entry, Meta(source=outlet), f"{url}#{number}")
+        if isinstance(found, Article):
+            item.articles.append(found)
+        elif item.url:
+            _fetch_page(item, entry, outlet, before, fetcher, robots)
+        else:
+            item.error = found.reason
+    return result
+
+
+def _fetch_page(item: ItemResult, entry: Mapping[str, Any], outlet: str | None, before: SeenItem | None,
+                fetcher: Fetcher, robots: Robots) -> None:
+    link = item.url or ""
+    if not robots.allowed(link):
+        item.error = "robots.txt disallows this page"
+        return
+    headers = {}
+    if before is not None and before.url == link:
+        if before.etag:
+            headers["If-None-Match"] = before.etag
+        if before.last_modified:
+            headers["If-Modified-Since"] = before.last_modified
+    try:
+        page = fetcher.get(link, headers)
+    except FetchError as exc:
+        item.error = str(exc).removeprefix(link + ": ")
+        return
+    if page.status == 304 and before is not None:
+        item.etag, item.last_modified = before.etag, before.last_modified
+        return
+    if page.status >= 400:
+        item.error = f"HTTP {page.status}"
+        return
+    item.etag, item.last_modified = _header(page, "etag"), _header(page, "last-modified")
+    title = str(entry.get("title") or "").strip() or None
+    meta = Meta(source=outlet, url=page.url, title=title, published=_entry_published(entry))
+    for found in read_html(page.content, meta, link):
+        if isinstance(found, Article):
+            item.articles.append(found)
+        else:
+            item.error = found.reason
+
+
+def _header(response: Response, name: str) -> str | None:
+    for key, value in response.headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
