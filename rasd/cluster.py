@@ -25,13 +25,14 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice, repeat
-from operator import add, itemgetter, mul
+from operator import add, mul
 
+from rasd.cluster_index import _ArticleIndex, _Posting  # noqa: F401 (re-exported)
 from rasd.models import Article, DuplicateSet, Event, Story
 from rasd.textnorm import normalize, stem
 
@@ -155,6 +156,9 @@ _WORD = re.compile(r"[^\W_]+")
 # that (a leading mark, "_") normalize and _WORD remove or split when the word is first stemmed.
 _RAW_WORD = re.compile(r"[\w\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u200b-\u200f\u00ad]+")
 _DAY = 86_400.0
+# Sublinear tf, log(c * e) = 1 + log(c), of the counts an article's words reach (computed as weigh
+# computes it past the table, so the two give the same float).
+_SUBLINEAR = {c: math.log(c * math.e) for c in range(1, 4097)}
 _ZEROS = repeat(0.0)  # the default of dict.get in map(d.get, keys, _ZEROS); an endless iterator
 # Raw word -> its stem ("" for a stop word or a single letter, a tuple when normalising splits
 # it into several words): one dict lookup per word instead of normalize + textnorm.stem's
@@ -219,8 +223,10 @@ def article_terms(
             body += _RAW_WORD.findall(article.text, b.start, end)
     boost = settings.title_boost
     if boost == int(boost):
-        # An integral boost counts each title word that many times: one C-level count of it all.
-        counts: dict[str, float] = _stem_counts(title * int(boost) + body)
+        # An integral boost counts each title word that many times: the title counted once and
+        # multiplied, then the body counted into the same dict (C-level), gives the same counts
+        # in the same order (title words first) as counting the title repeated.
+        counts: dict[str, float] = _stem_counts(title, int(boost), body)
     else:
         counts = {s: n * boost for s, n in _stem_counts(title).items()}
         get = counts.get
@@ -232,25 +238,24 @@ def article_terms(
     return counts
 
 
-def _stem_counts(words: list[str]) -> dict[str, float]:
-    """Stem -> count over raw words, in the order of first occurrence.
+def _stem_counts(words: list[str], times: int = 1, more: list[str] | None = None) -> dict[str, float]:
+    """Stem -> count over raw words (``words`` counted ``times`` times, then ``more`` once), in
+    the order of first occurrence.
 
     Each distinct raw word is normalised and stemmed once per process through _STEMS (one stem,
     "" for a stop word, a tuple in the rare case normalising splits it), so that counting is one
     C-level Counter over a dict lookup per word: the per-word Python loop cost half of clustering.
+    Each word is looked up once: the cache is large (a lookup there is mostly a cache miss), and
+    an article holds a few words never seen before, found by list.index and stemmed in place.
     """
-    stems = _STEMS
-    if len(stems) > _STEM_CACHE_MAX:
-        stems.clear()
-    counts: Counter[str | tuple[str, ...] | None] = Counter(map(stems.get, words))
-    if None in counts:
-        # Words never seen before (most of them in the first thousand articles): stem, recount.
-        for raw in set(words).difference(stems):
-            found = tuple(stem(w) for w in _WORD.findall(normalize(raw)) if len(w) >= 2 and w not in _STOP)
-            stems[raw] = found[0] if len(found) == 1 else (found or "")
-            if len(found) > 1:
-                _SPLIT.add(found)
-        counts = Counter(map(stems.__getitem__, words))
+    if len(_STEMS) > _STEM_CACHE_MAX:
+        _STEMS.clear()
+    counts: Counter[str | tuple[str, ...]] = Counter(_stems_of(words) if times >= 1 else ())
+    if times > 1:
+        for k in counts:
+            counts[k] *= times
+    if more:
+        counts.update(_stems_of(more))
     counts.pop("", None)
     if not counts.keys().isdisjoint(_SPLIT):
         out: dict[str, float] = {}
@@ -259,6 +264,35 @@ def _stem_counts(words: list[str]) -> dict[str, float]:
                 out[x] = out.get(x, 0) + n
         return out
     return counts  # type: ignore[return-value]
+
+
+def _stems_of(words: list[str]) -> list[str | tuple[str, ...]]:
+    stems = _STEMS
+    found: list[str | tuple[str, ...] | None] = list(map(stems.get, words))
+    i = -1
+    try:
+        while True:
+            i = found.index(None, i + 1)
+            raw = words[i]
+            got = stems.get(raw)
+            if got is None:
+                got = stems[raw] = _stem_raw(raw)
+            found[i] = got
+    except ValueError:  # no None left
+        return found  # type: ignore[return-value]
+
+
+def _stem_raw(raw: str) -> str | tuple[str, ...]:
+    """The stem of a raw word: "" for a stop word or a letter, a tuple when normalising splits it."""
+    norm = normalize(raw)
+    if norm.isalnum():
+        # One word ([^\W_]+ matches exactly the characters str.isalnum accepts): no regex, no tuple.
+        return stem(norm) if len(norm) >= 2 and norm not in _STOP else ""
+    found = tuple(stem(w) for w in _WORD.findall(norm) if len(w) >= 2 and w not in _STOP)
+    if len(found) > 1:
+        _SPLIT.add(found)
+        return found
+    return found[0] if found else ""
 
 
 def weigh(
@@ -275,23 +309,35 @@ def weigh(
     values = counts.values()
     # 1 + log(c) for a count of at least one, the count itself below (a fractional weight).
     if min(values) >= 1:
-        tf = list(map(math.log, map(mul, values, repeat(math.e))))
+        try:
+            # Counts are small whole numbers: a table lookup, not a log (a quarter of weigh's time).
+            tf = list(map(_SUBLINEAR.__getitem__, values))
+        except KeyError:
+            tf = list(map(math.log, map(mul, values, repeat(math.e))))
     else:
         tf = [(1.0 + math.log(c)) if c >= 1 else c for c in values]
     if doc_freq is not None:
-        idf = doc_freq.idf_table(settings.max_df_ratio)
-        for t in set(keys).difference(idf):  # iterates the set, not the (large) table
-            idf[t] = doc_freq.idf(t, settings.max_df_ratio)
-        tf = list(map(mul, tf, map(idf.__getitem__, keys)))
-    # Stable sort: ties keep the order of the text, so the kept terms never depend on anything else.
-    items = sorted(zip(keys, tf, strict=True), key=itemgetter(1), reverse=True)[: settings.vector_terms]
-    while items and items[-1][1] <= 0:
-        items.pop()
-    if not items:
+        table = doc_freq.idf_table(settings.max_df_ratio)
+        # One lookup per term in the (large) table; the few terms not in it yet are filled in.
+        idf = list(map(table.get, keys))
+        i = -1
+        try:
+            while True:
+                i = idf.index(None, i + 1)
+                idf[i] = table[keys[i]] = doc_freq.idf(keys[i], settings.max_df_ratio)
+        except ValueError:  # no None left
+            pass
+        tf = list(map(mul, tf, idf))
+    # Stable sort (of positions, not of pairs: half the time): ties keep the order of the text, so
+    # the kept terms never depend on anything else.
+    order = sorted(range(len(tf)), key=tf.__getitem__, reverse=True)[: settings.vector_terms]
+    ws = list(map(tf.__getitem__, order))
+    while ws and ws[-1] <= 0:
+        ws.pop()
+    if not ws:
         return {}
-    ws = [w for _, w in items]
     inv = 1.0 / math.sqrt(sum(map(mul, ws, ws)))
-    return dict(zip([t for t, _ in items], map(mul, ws, repeat(inv)), strict=True))
+    return dict(zip(map(keys.__getitem__, order[: len(ws)]), map(mul, ws, repeat(inv)), strict=True))
 
 
 def _dot(a: Mapping[str, float], b: Mapping[str, float]) -> float:
@@ -446,50 +492,6 @@ def _span_gap(a: _Cluster, b: _Cluster) -> float:
     if a.start is None or a.end is None or b.start is None or b.end is None:
         return 0.0
     return max(0.0, b.start - a.end, a.start - b.end)
-
-
-class _ArticleIndex:
-    """Term -> (time, article id, weight) of recent articles, in the order they were added.
-
-    Entries older than the story window are dropped from the front whenever a posting grows, and a
-    query reads each posting from its newest end, at most ``max_posting`` entries deep: the cost of
-    a query is bounded whatever the size of the corpus.
-    """
-
-    def __init__(self, window: float, max_posting: int) -> None:
-        self.postings: dict[str, deque[tuple[float, str, float]]] = {}
-        self.window = window
-        self.max_posting = max_posting
-
-    def add(self, doc_id: str, t: float, vec: Mapping[str, float], terms: Iterable[str]) -> None:
-        cutoff = t - self.window
-        postings = self.postings
-        for term in terms:
-            post = postings.get(term)
-            if post is None:
-                post = postings[term] = deque()
-            else:
-                while post and post[0][0] < cutoff:
-                    post.popleft()
-            post.append((t, doc_id, vec[term]))
-
-    def nearest(self, vec: Mapping[str, float], terms: Iterable[str], t: float, k: int) -> list[str]:
-        """Up to k recent article ids with the largest dot product with ``vec`` over indexed terms."""
-        cutoff = t - self.window
-        depth = self.max_posting
-        acc: dict[str, float] = {}
-        get = acc.get
-        for term in terms:
-            post = self.postings.get(term)
-            if not post:
-                continue
-            q = vec[term]
-            for when, aid, w in islice(reversed(post), depth):
-                # Not a break: an article added late (a watcher catching up) sits among newer ones.
-                if when >= cutoff:
-                    acc[aid] = get(aid, 0.0) + q * w
-        # A C-level sort of a few hundred items; ties keep the (deterministic) order of the postings.
-        return [a for a, _ in sorted(acc.items(), key=itemgetter(1), reverse=True)[:k]]
 
 
 def _top(vec: Mapping[str, float], k: int) -> list[str]:

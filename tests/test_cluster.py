@@ -237,3 +237,57 @@ def test_vectors_are_unit_length_and_heaviest_first() -> None:
         assert weights == sorted(weights, reverse=True)
         assert abs(sum(w * w for w in weights) - 1.0) < 1e-9
         assert 0 < len(vec) <= ClusterSettings().vector_terms
+
+
+def test_index_query_matches_a_plain_scan_of_the_postings() -> None:
+    # The index reads its postings with C-level map/zip; a plain loop over (time, article, weight)
+    # entries, pruned the same way, must find the same neighbours in the same order: equal
+    # weights (ties), articles added out of time order, entries dropped from the window and
+    # postings compacted.
+    from collections import deque
+    from itertools import islice
+
+    from rasd.cluster import _ArticleIndex
+
+    window, depth = 3.0, 20
+    index = _ArticleIndex(window, depth)
+    plain: dict[str, deque[tuple[float, str, float]]] = {}
+    terms = [f"t{i}" for i in range(6)]
+    for n in range(400):
+        t = n * 0.05 if n % 37 else n * 0.05 - 5.0  # every 37th article published days earlier
+        vec = {term: (n * (i + 3) % 7 + 1) / 8 for i, term in enumerate(terms) if (n + i) % 3}
+        if not vec:
+            continue
+        query = list(vec)[:3]
+        cutoff = t - window
+        acc: dict[str, float] = {}
+        for term in query:
+            for when, aid, w in islice(reversed(plain.get(term, ())), depth):
+                if when >= cutoff:
+                    acc[aid] = acc.get(aid, 0.0) + vec[term] * w
+        expected = [a for a, _ in sorted(acc.items(), key=lambda kv: kv[1], reverse=True)[:5]]
+        assert index.nearest(vec, query, t, 5) == expected
+        index.add(f"a{n}", t, vec, list(vec))
+        for term in vec:
+            post = plain.setdefault(term, deque())
+            while post and post[0][0] < cutoff:
+                post.popleft()
+            post.append((t, f"a{n}", vec[term]))
+    assert any(len(p.docs) < 300 for p in index.postings.values())  # compacted as the window moved
+
+
+def test_terms_are_the_same_with_a_cold_or_a_warm_word_cache() -> None:
+    # New words are stemmed in place as they are met; the counts and their order (which breaks
+    # ties between equal weights) must not depend on which words were seen before.
+    from rasd import cluster as rc
+
+    text = "ﻻ تمديد لمهلة كوفيد19 في جدة_الجديدة، وقال الوزير: لا تمديد لمهلة التسجيل ٢٠١٥"
+    article = Article(id="w", text=text, title="تمديد المهلة", blocks=(Block(0, len(text), "body"),))
+    rc._STEMS.clear()
+    cold = list(article_terms(article, ClusterSettings(), ["وزير الصحة"]).items())
+    warm = list(article_terms(article, ClusterSettings(), ["وزير الصحة"]).items())
+    assert cold == warm
+    # Title words first, counted title_boost (5) times; ﻻ (a ligature) is the stop word لا; the
+    # underscore splits جدة_الجديدة; Arabic-Indic digits are read as ASCII ones.
+    assert cold == [("تمديد", 7), ("مهله", 5), ("لمهل", 2), ("كوفيد19", 1), ("جده", 1), ("جديده", 1),
+                    ("وزير", 1), ("تسجيل", 1), ("2015", 1), ("@وزير الصحه", 2.0)]
