@@ -555,16 +555,28 @@ class StoryClusterer:
         return self._article_event[article.id]
 
     def stories(self) -> list[Story]:
+        self.take_changes()
+        return sorted(self._out.values(), key=lambda s: (self._sort_key(s.articles[0]), s.id))
+
+    def take_changes(self) -> tuple[dict[str, Story], set[str]]:
+        """The stories built again since the last call (id -> story) and the ids of stories gone.
+
+        What an incremental caller needs after each small batch: sorting every live story, as
+        :meth:`stories` does, cost 23 ms a call with the ~5,000 live stories of the 31k store.
+        """
         if self._dirty:
             self.repair()
+        built: dict[str, Story] = {}
+        gone: set[str] = set()
         for sid in self._changed:
             story = self.stories_.get(sid)
             if story is None:
                 self._out.pop(sid, None)
+                gone.add(sid)
             else:
-                self._out[sid] = self._story(story)
+                self._out[sid] = built[sid] = self._story(story)
         self._changed = set()
-        return sorted(self._out.values(), key=lambda s: (self._sort_key(s.articles[0]), s.id))
+        return built, gone
 
     def assignments(self) -> dict[str, tuple[str, str]]:
         """Article id -> (story id, event id): what to store to rebuild this state later."""

@@ -89,6 +89,24 @@ def test_adding_articles_never_renumbers_existing_stories() -> None:
         assert members <= after[sid]
 
 
+def test_take_changes_reports_only_the_stories_a_batch_touched() -> None:
+    arts = corpus()
+    clusterer = StoryClusterer(ClusterSettings(), fit_doc_freq(arts))
+    for a in arts[:4]:
+        clusterer.add(a)
+    first, gone = clusterer.take_changes()
+    assert sorted(a for s in first.values() for a in s.articles) == sorted(a.id for a in arts[:4])
+    assert gone == set()
+    assert clusterer.take_changes() == ({}, set())  # nothing added since
+    clusterer.add(arts[4])  # transfer-b joins transfer-a's story; the fire and park stories stay
+    built, gone = clusterer.take_changes()
+    assert [set(s.articles) for s in built.values()] == [{"transfer-a", "transfer-b"}]
+    # What stories() returns is what the changes add up to.
+    everything = dict(first)
+    everything.update(built)
+    assert sorted(everything.values(), key=lambda s: s.id) == sorted(clusterer.stories(), key=lambda s: s.id)
+
+
 def test_restore_from_assignments_gives_the_same_stories() -> None:
     arts = corpus()
     doc_freq = fit_doc_freq(arts)
