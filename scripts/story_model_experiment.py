@@ -26,7 +26,6 @@ import math
 import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from itertools import islice
 from operator import itemgetter, mul
 from pathlib import Path
 
@@ -129,9 +128,10 @@ class _ScoredIndex(_ArticleIndex):
             if not post:
                 continue
             q = vec[term]
-            for when, aid, w in islice(reversed(post), self.max_posting):
-                if when >= cutoff:
-                    acc[aid] = acc.get(aid, 0.0) + q * w
+            docs, times, weights = post.docs, post.times, post.weights
+            for i in range(len(docs) - 1, max(post.head, len(docs) - self.max_posting) - 1, -1):
+                if times[i] >= cutoff:
+                    acc[docs[i]] = acc.get(docs[i], 0.0) + q * weights[i]
         self.last = sorted(acc.items(), key=itemgetter(1), reverse=True)[:k]
         return [a for a, _ in self.last]
 
