@@ -88,8 +88,9 @@ def ant_texts() -> list[str]:
     return out
 
 
-def build_clusters(texts: list[str]) -> dict[str, tuple[str, str, str]]:
-    from sklearn.cluster import MiniBatchKMeans
+def ppmi_svd_vectors(texts: list[str], dims: int) -> tuple[list[str], np.ndarray]:
+    """The most frequent words of ``texts`` and their unit-length PPMI-SVD vectors: positive PMI
+    with the ``CONTEXT`` most frequent words at -2, -1, +1 and +2, reduced by a truncated SVD."""
     from sklearn.decomposition import TruncatedSVD
 
     docs = [_WORD.findall(t) for t in texts]
@@ -120,8 +121,15 @@ def build_clusters(texts: list[str]) -> dict[str, tuple[str, str, str]]:
     pmi = np.log(mat.data * total / (row_sum[mat.row] * col_sum[mat.col]))
     keep = pmi > 0
     ppmi = sparse.csr_matrix((pmi[keep], (mat.row[keep], mat.col[keep])), shape=mat.shape)
-    vec = TruncatedSVD(n_components=DIMS, random_state=0).fit_transform(ppmi)
+    vec = TruncatedSVD(n_components=dims, random_state=0).fit_transform(ppmi)
     vec /= np.linalg.norm(vec, axis=1, keepdims=True) + 1e-9
+    return vocab, vec
+
+
+def build_clusters(texts: list[str]) -> dict[str, tuple[str, str, str]]:
+    from sklearn.cluster import MiniBatchKMeans
+
+    vocab, vec = ppmi_svd_vectors(texts, DIMS)
     labels = []
     for k in GRANULARITY:
         km = MiniBatchKMeans(n_clusters=k, random_state=0, n_init=3, batch_size=4096)

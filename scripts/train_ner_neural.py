@@ -154,43 +154,10 @@ def crf_stage(dev: bool) -> None:
 
 def vectors_stage() -> None:
     """PPMI-SVD vectors of the 30k most frequent ANT words (the recipe behind clusters.tsv)."""
-    from collections import Counter
-
     import numpy as np
-    from scipy import sparse
-    from sklearn.decomposition import TruncatedSVD
-    from train_ner import _WORD, CONTEXT, VOCAB
+    from train_ner import ppmi_svd_vectors
 
-    docs = [_WORD.findall(t) for t in ant_texts()]
-    freq = Counter(w for d in docs for w in d)
-    vocab = [w for w, c in freq.most_common(VOCAB) if c >= 3]
-    vid = {w: i for i, w in enumerate(vocab)}
-    cid = {w: i for i, w in enumerate(vocab[:CONTEXT])}
-    rows, cols = [], []
-    for d in docs:
-        ids = [vid.get(w, -1) for w in d]
-        cids = [cid.get(w, -1) for w in d]
-        for i, v in enumerate(ids):
-            if v < 0:
-                continue
-            for off, base in ((-2, 0), (-1, CONTEXT), (1, 2 * CONTEXT), (2, 3 * CONTEXT)):
-                j = i + off
-                if 0 <= j < len(d) and cids[j] >= 0:
-                    rows.append(v)
-                    cols.append(base + cids[j])
-    mat = sparse.coo_matrix(
-        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(vocab), 4 * CONTEXT)
-    ).tocsr()
-    total = mat.sum()
-    row_sum = np.asarray(mat.sum(axis=1)).ravel()
-    col_sum = np.asarray(mat.sum(axis=0)).ravel() ** 0.75
-    col_sum = col_sum / col_sum.sum() * total
-    mat = mat.tocoo()
-    pmi = np.log(mat.data * total / (row_sum[mat.row] * col_sum[mat.col]))
-    keep = pmi > 0
-    ppmi = sparse.csr_matrix((pmi[keep], (mat.row[keep], mat.col[keep])), shape=mat.shape)
-    vec = TruncatedSVD(n_components=VEC_DIMS, random_state=0).fit_transform(ppmi)
-    vec /= np.linalg.norm(vec, axis=1, keepdims=True) + 1e-9
+    vocab, vec = ppmi_svd_vectors(ant_texts(), VEC_DIMS)
     np.savez(WORK / "vectors.npz", vocab=np.array(vocab), vec=vec.astype(np.float32))
 
 
