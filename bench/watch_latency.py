@@ -33,6 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import feedparser
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._saudinewsnet import records
@@ -45,6 +47,7 @@ from rasd.models import Article
 from rasd.settings import FetchSettings, Settings
 from rasd.store import Store
 from rasd.watch import CycleReport, Watcher, WatchSettings, add_feed
+from rasd.watch_poll import _entry_key, _entry_signature
 
 
 def published(record: dict[str, str]) -> str | None:
@@ -63,6 +66,20 @@ def to_article(record: dict[str, str]) -> Article | None:
         return None
     return make_article(f"{title}\n\n{body}" if title else body, title=title or None, source=record.get("source"),
                         url=record.get("url"), published=published(record))
+
+
+def older(store: Store, n: int) -> list[dict[str, str]]:
+    """The store's newest ``n`` articles (after a hold-out: the ones just before it), oldest first,
+    as records: what the feeds listed before the run started."""
+    rows = store.query("SELECT id, title, source, published FROM articles WHERE published IS NOT NULL"
+                       " ORDER BY published DESC, id DESC LIMIT ?", (n,))
+    out = []
+    for row in reversed(rows):
+        article = store.article(row["id"])
+        assert article is not None
+        out.append({"title": row["title"] or "", "content": article.body_text(), "source": row["source"] or "",
+                    "date_extracted": (row["published"] or "").replace("T", " ")[:19], "tz": "+00:00"})
+    return out
 
 
 def hold_out(store: Store, n: int) -> list[dict[str, str]]:
@@ -115,13 +132,35 @@ def hold_out(store: Store, n: int) -> list[dict[str, str]]:
 
 
 class Feeds:
-    """50 feeds whose items are added while the watcher runs; remembers when each appeared."""
+    """50 feeds whose items are added while the watcher runs; remembers when each appeared. Each
+    feed starts full (``prefill``): real feeds list their latest 20 or so items, and a changed feed
+    is parsed whole, so the size of the feed is part of the cost of a new item."""
 
     def __init__(self, n: int) -> None:
         self.items: list[list[str]] = [[] for _ in range(n)]
         self.appeared: dict[str, float] = {}
         self.lock = threading.Lock()
         self.base = ""
+
+    def prefill(self, old: list[dict[str, str]], names: list[str], per_feed: int = 20) -> None:
+        """Give each feed up to ``per_feed`` older articles, its own outlet's where it has them."""
+        room = {i: per_feed for i in range(len(self.items))}
+        leftover = []
+        for n, record in enumerate(old):
+            mine = [i for i in room if names[i] == (record.get("source") or "") and room[i] > 0]
+            if mine:
+                self._put(mine[n % len(mine)], f"{self.base}/old/{n}", record, room)
+            else:
+                leftover.append((n, record))
+        for n, record in leftover:
+            free = [i for i in room if room[i] > 0]
+            if free:
+                self._put(free[n % len(free)], f"{self.base}/old/{n}", record, room)
+        self.appeared.clear()
+
+    def _put(self, feed: int, link: str, record: dict[str, str], room: dict[int, int]) -> None:
+        self.add(feed, link, record)
+        room[feed] -= 1
 
     def add(self, feed: int, link: str, record: dict[str, str]) -> None:
         when = published(record)
@@ -234,6 +273,20 @@ def serve(feeds: Feeds) -> ThreadingHTTPServer:
     return httpd
 
 
+def mark_seen(store: Store, feeds: Feeds, urls: list[str]) -> int:
+    """Record every item the feeds list now as seen, as a watcher that ran before would have left
+    them (keys and signatures as the watcher computes them); returns how many."""
+    now = time.time()
+    rows = []
+    for i, url in enumerate(urls):
+        for entry in feedparser.parse(feeds.body(i)).entries:
+            rows.append((url, _entry_key(entry), _entry_signature(entry), entry.get("link"), now, now))
+    with store.transaction() as db:
+        db.executemany("INSERT INTO feed_items (feed, key, signature, url, first_seen, checked)"
+                       " VALUES (?, ?, ?, ?, ?, ?)", rows)
+    return len(rows)
+
+
 def idle_costs(store: Store, watcher: Watcher, rounds: int = 10, wakeups: int = 50) -> tuple[list[float], float]:
     """CPU seconds of one cycle polling every feed with nothing new (all 304), and of one cycle with
     no feed due (the loop waking up): the watcher's fixed costs, which a realistic publication rate
@@ -267,6 +320,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=180, help="how long items keep appearing")
     parser.add_argument("--feeds", type=int, default=50)
     parser.add_argument("--every", type=float, default=30.0)
+    parser.add_argument("--prefill", type=int, default=20,
+                        help="older stored articles each feed lists (as seen) before the run starts")
     parser.add_argument("--from-db", type=Path, default=None,
                         help="start from a copy of this analysed store; its newest --new articles are published")
     args = parser.parse_args()
@@ -282,11 +337,14 @@ def main() -> None:
         store = Store(path)
         if args.from_db is not None:
             fresh = hold_out(store, args.new)
+            old = older(store, args.prefill * args.feeds)
             results["from_db"] = str(args.from_db)
             n_fill = 0
         else:
             source = (a for a in ((r, to_article(r)) for r in records()) if a[1] is not None)
-            stored = [next(source)[1] for _ in range(args.store)]
+            pairs = [next(source) for _ in range(args.store)]
+            stored = [p[1] for p in pairs]
+            old = [p[0] for p in pairs[-args.prefill * args.feeds:]] if args.prefill else []
             fresh = [next(source)[0] for _ in range(args.new)]
             store.upsert_articles([a for a in stored if a is not None])
             cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -305,6 +363,9 @@ def main() -> None:
         for i in range(args.feeds):
             add_feed(store, f"{feeds.base}/feed{i}.xml", names[i])
         feeds_of = {name: [i for i in range(args.feeds) if names[i] == name] for name in set(names)}
+        feeds.prefill(old, names, args.prefill)
+        results["prefilled_items"] = mark_seen(store, feeds, [f"{feeds.base}/feed{i}.xml" for i in range(args.feeds)])
+        results["feed_kb_mean"] = round(sum(len(feeds.body(i)) for i in range(args.feeds)) / args.feeds / 1024, 1)
         start_cpu, start_wall = time.process_time(), time.perf_counter()
         watcher = Watcher(store, settings, WatchSettings(every_s=args.every, workers=4), fetcher=Fetcher(fetch))
         results["startup_rebuild_s"] = round(watcher.pipeline.rebuild_seconds, 2)
@@ -328,6 +389,11 @@ def main() -> None:
             return out
 
         watcher.pipeline.process = timed  # type: ignore[method-assign]
+        # The first poll of every feed (full feeds, all items already seen) is start-up, not the
+        # cost of live articles.
+        c = time.process_time()
+        watcher.cycle()
+        results["first_poll_round_cpu_s"] = round(time.process_time() - c, 2)
         schedule = sorted(rng.uniform(0, args.seconds) for _ in fresh)
         t0 = time.time()
 
@@ -412,6 +478,9 @@ def main() -> None:
         ("  articles restored (live stories)", f"{results['restored']}"),
         ("  CPU by step", ", ".join(f"{k} {v} s" for k, v in results["startup_cpu_by_step_s"].items())),  # type: ignore[attr-defined]
         ("feeds / poll interval", f"{args.feeds} / {args.every:g} s"),
+        ("items listed per feed at the start (seen) / mean feed size",
+         f"{results['prefilled_items']} / {results['feed_kb_mean']} kB"),
+        ("first poll round, all feeds full and seen (start-up, left out)", f"{results['first_poll_round_cpu_s']} s"),
         ("items published live / in their story", f"{live['published']} / {live['in_story']}"),
         ("latency p50 / p95 / max", f"{live['latency_p50_s']} / {live['latency_p95_s']} / {live['latency_max_s']} s"),
         ("CPU per live article (pipeline)", f"{live['cpu_ms_per_article_pipeline']} ms"),

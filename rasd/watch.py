@@ -42,7 +42,7 @@ from rasd.models import Article
 from rasd.settings import Settings
 from rasd.store import Store
 from rasd.textnorm import normalize, stem, tokens
-from rasd.watch_poll import PollResult, Robots, SeenItem, fetch_feed, poll_feed, read_feed
+from rasd.watch_poll import ParsedItems, PollResult, Robots, SeenItem, fetch_feed, poll_feed, read_feed
 
 __all__ = ["PollResult", "Robots", "poll_feed"]  # re-exported: they lived here before watch_poll
 
@@ -464,6 +464,8 @@ class Watcher:
         # Deliver what a previous run left undelivered on the first cycle.
         self._deliver = True
         self._pool = ThreadPoolExecutor(max_workers=watch.workers)
+        # What each feed's items parsed to, so a changed feed's unchanged items are not parsed again.
+        self._parsed_items = ParsedItems()
         self.pipeline = IncrementalPipeline(store, self.settings, incremental or IncrementalSettings(), clock)
 
     def close(self) -> None:
@@ -557,7 +559,8 @@ class Watcher:
                     results.append(result)
                 else:
                     pending.add(self._pool.submit(read_feed, result, names[result.url], self._seen(result.url),
-                                                  self.fetcher, self.robots, self.watch, now))
+                                                  self.fetcher, self.robots, self.watch, now,
+                                                  self._parsed_items))
         order = {url: n for n, (url, *_) in enumerate(due)}
         results.sort(key=lambda r: order[r.url])
         return results

@@ -18,7 +18,7 @@ import pytest
 
 from rasd.errors import SettingsError
 from rasd.ingest.clean import make_article
-from rasd.ingest.http import Fetcher
+from rasd.ingest.http import Fetcher, Response
 from rasd.ingest.meta import parse_published
 from rasd.settings import FetchSettings, Settings
 from rasd.store import Store
@@ -34,6 +34,7 @@ from rasd.watch import (
     read_feed_list,
     remove_feed,
 )
+from rasd.watch_poll import ParsedItems, PollResult, Robots, SeenItem, read_feed, split_feed
 
 DATA = Path(__file__).resolve().parent / "data" / "watch_articles.json"
 ITEMS = {item["slug"]: item for item in json.loads(DATA.read_text(encoding="utf-8"))}
@@ -442,3 +443,122 @@ def test_articles_stored_by_another_program_are_processed_within_the_pending_che
             assert quiet[-1].processed == 1
             assert len(stories_of(store)) == 2
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing only what changed in a changed feed
+
+
+class CountingParse:
+    """Wraps feedparser.parse in rasd.watch_poll, remembering how many entries each call read."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import feedparser
+
+        import rasd.watch_poll as watch_poll
+
+        self.entries: list[int] = []
+        real = feedparser.parse
+
+        def parse(data: bytes) -> object:
+            parsed = real(data)
+            self.entries.append(len(parsed.entries))
+            return parsed
+
+        monkeypatch.setattr(watch_poll.feedparser, "parse", parse)
+
+
+def _read(body: bytes, seen: dict[str, SeenItem], memo: ParsedItems | None, clock: Clock) -> PollResult:
+    fetcher = Fetcher(FAST)
+    robots = Robots(fetcher, FAST.user_agent, WatchSettings(), clock)
+    result = PollResult("http://feeds.example/rss", status=200,
+                        response=Response("http://feeds.example/rss", 200, body, {"ETag": '"e"'}))
+    return read_feed(result, None, seen, fetcher, robots, WatchSettings(), clock(), memo)
+
+
+def _seen_after(result: PollResult, seen: dict[str, SeenItem], clock: Clock) -> dict[str, SeenItem]:
+    return {**seen, **{i.key: SeenItem(i.signature, i.url, None, None, clock()) for i in result.items}}
+
+
+def test_split_feed_finds_items_and_refuses_what_expat_cannot_read() -> None:
+    body = rss([ITEMS["water-1"], ITEMS["un-1"]], "http://x")
+    split = split_feed(body)
+    assert split is not None and len(split.spans) == 2
+    assert all(body[a:b].startswith(b"<item>") and body[a:b].endswith(b"</item>") for a, b in split.spans)
+    atom = (b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
+            b"<entry><id>1</id><title>a</title></entry><entry><id>2</id><title>b</title></entry></feed>")
+    assert [atom[a:b][:11] for a, b in split_feed(atom).spans] == [b"<entry><id>"] * 2  # type: ignore[union-attr]
+    assert split_feed(b"<rss><channel><item><title>x</title></chan") is None
+    assert split_feed(b"<rss><channel><title>&nbsp;</title><item><title>x</title></item></channel></rss>") is None
+    assert split_feed(b"<rss><channel><title>no items</title></channel></rss>") is None
+
+
+def test_a_changed_feed_parses_only_its_new_and_changed_items(monkeypatch: pytest.MonkeyPatch) -> None:
+    counting = CountingParse(monkeypatch)
+    clock, memo = Clock(), ParsedItems()
+    base = "http://x"
+    first = _read(rss([ITEMS["water-1"], ITEMS["football-1"], ITEMS["un-1"]], base), {}, memo, clock)
+    assert first.error is None and len(first.items) == 3 and counting.entries == [3]
+    seen = _seen_after(first, {}, clock)
+    # One new item at the top: only it is handed to feedparser, and it reads as in the whole feed.
+    grown = rss([ITEMS["water-2"], ITEMS["water-1"], ITEMS["football-1"], ITEMS["un-1"]], base)
+    second = _read(grown, seen, memo, clock)
+    assert counting.entries[-1] == 1
+    assert [i.key for i in second.items] == [f"{base}/news/water-2"]
+    assert [a.title for a in second.items[0].articles] == [ITEMS["water-2"]["title"]]
+    whole = _read(grown, seen, None, clock)
+    assert counting.entries[-1] == 4
+    assert [(i.key, i.signature) for i in whole.items] == [(i.key, i.signature) for i in second.items]
+    assert whole.items[0].articles[0].id == second.items[0].articles[0].id
+    seen = _seen_after(second, seen, clock)
+    # The same document again: nothing to read, no parse at all, the feed's validators kept.
+    calls = len(counting.entries)
+    same = _read(grown, seen, memo, clock)
+    assert same.items == [] and same.error is None and same.etag == '"e"' and len(counting.entries) == calls
+    # An item the outlet updated is read again, with its new signature; the others are not.
+    edited = rss([ITEMS["water-2"], ITEMS["water-1"], ITEMS["football-1"], ITEMS["un-1"]], base,
+                 updated={"football-1": "Sun, 15 Jun 2025 18:00:00 +0300"})
+    changed = _read(edited, seen, memo, clock)
+    assert counting.entries[-1] == 1 and [i.key for i in changed.items] == [f"{base}/news/football-1"]
+    assert changed.items[0].signature != seen[f"{base}/news/football-1"].signature
+    # An item whose bytes are known but whose seen row is gone (pruned, another signature) is read.
+    del seen[f"{base}/news/un-1"]
+    again = _read(edited, seen, memo, clock)
+    assert {i.key for i in again.items} == {f"{base}/news/un-1", f"{base}/news/football-1"}
+
+
+def test_a_malformed_feed_falls_back_to_the_whole_parse_and_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    counting = CountingParse(monkeypatch)
+    clock, memo = Clock(), ParsedItems()
+    first = _read(rss([ITEMS["water-1"]], "http://x"), {}, memo, clock)
+    seen = _seen_after(first, {}, clock)
+    broken = _read(b"<rss><channel><item><title>x</title></chan", seen, memo, clock)
+    assert broken.error is not None and broken.error.startswith("malformed feed") and broken.items == []
+    # An HTML entity expat rejects but feedparser reads: the whole feed is parsed, its items kept.
+    loose = rss([ITEMS["water-2"], ITEMS["water-1"]], "http://x").replace(b"</title><link>", b"&nbsp;</title><link>", 1)
+    read = _read(loose, seen, memo, clock)
+    assert counting.entries[-1] == 2 and read.error is None
+    assert [i.key for i in read.items] == ["http://x/news/water-2"]
+
+
+def test_the_watcher_parses_a_changed_feed_once_whole_then_only_its_new_items(
+    tmp_path: Path, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counting = CountingParse(monkeypatch)
+    server.routes["/feed.xml"] = Route(rss([ITEMS["water-1"], ITEMS["football-1"]], server.base))
+    clock = Clock()
+    with Store(tmp_path / "r.db") as store:
+        add_feed(store, server.base + "/feed.xml")
+        with watcher(store, clock) as w:
+            assert w.cycle().new_articles == 2 and counting.entries == [2]
+            server.routes["/feed.xml"] = Route(
+                rss([ITEMS["water-2"], ITEMS["water-1"], ITEMS["football-1"]], server.base))
+            clock.now += EVERY
+            report = w.cycle()
+            assert (report.new_articles, report.processed) == (1, 1) and counting.entries[-1] == 1
+        # A new watcher knows nothing of the items' bytes: one whole parse, nothing new.
+        clock.now += EVERY
+        with watcher(store, clock) as w:
+            report = w.cycle()
+            assert (report.polled, report.new_articles) == (1, 0) and counting.entries[-1] == 3
+        assert store.count_articles() == 3
