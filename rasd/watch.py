@@ -518,7 +518,9 @@ class Watcher:
     def _process(self, report: CycleReport) -> None:
         # Read before the scan: an article stored during it is then looked for again next time.
         (top,) = self.store.db.execute("SELECT MAX(rowid) FROM articles").fetchone()
-        for batch in self.pipeline.process_pending(self._before_commit):
+        # Only what was stored since the last complete scan (the first scan reads everything);
+        # a failed batch leaves the mark where it was, so its articles are looked for again.
+        for batch in self.pipeline.process_pending(self._before_commit, max(self._scanned_rowid, 0)):
             report.processed += len(batch.articles)
             report.stories_changed += len(batch.stories)
             self._beat(self.clock())

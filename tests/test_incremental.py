@@ -37,6 +37,20 @@ def arts() -> dict[str, Article]:
     return fixture_articles()
 
 
+def test_pending_after_a_rowid_sees_only_later_articles(tmp_path: Path, arts: dict[str, Article]) -> None:
+    with Store(tmp_path / "r.db") as store:
+        store.upsert_articles([arts["water-1"]])
+        (mark,) = store.db.execute("SELECT MAX(rowid) FROM articles").fetchone()
+        store.upsert_articles([arts["football-1"]])
+        inc = IncrementalPipeline(store)
+        assert [a.id for a in inc.pending(after_rowid=mark)] == [arts["football-1"].id]
+        assert {a.id for a in inc.pending()} == {arts["water-1"].id, arts["football-1"].id}
+        inc.process_pending(after_rowid=mark)
+        # Only the later article was analysed; a whole scan still finds the earlier one.
+        assert story_of(store, arts["water-1"].id) == [] and len(story_of(store, arts["football-1"].id)) == 1
+        assert [a.id for a in inc.pending()] == [arts["water-1"].id]
+
+
 def test_batches_put_each_article_in_one_story_and_copies_together(tmp_path: Path, arts: dict[str, Article]) -> None:
     with Store(tmp_path / "r.db") as store:
         store.upsert_articles([arts["water-1"], arts["football-1"]])

@@ -368,7 +368,7 @@ def test_killed_mid_batch_loses_nothing_and_processes_nothing_twice(tmp_path: Pa
         add_feed(store, server.base + "/feed.xml")
         w = watcher(store, clock)
         # Poll only: the articles are stored, then the watcher "dies" before analysing them.
-        w.pipeline.process_pending = lambda before_commit=None: []  # type: ignore[method-assign]
+        w.pipeline.process_pending = lambda before_commit=None, after_rowid=0: []  # type: ignore[method-assign]
         assert w.cycle().new_articles == 3
         store.db.execute("UPDATE watch_lock SET pid = -1")
     killed = subprocess.run([sys.executable, "-c", KILLER, str(path)], capture_output=True, text=True, timeout=60)
