@@ -304,18 +304,18 @@ def main() -> int:
     return 0
 
 
-def train_model(
+def append_out_of_fold(
+    trainer: pycrfsuite.Trainer,
     train: list[tuple[list[str], list[str]]],
     base: Resources,
     triggers: dict[str, str],
     ant_names: dict[str, str],
     auto: dict[str, str],
-    args: argparse.Namespace,
 ) -> None:
-    # Training features read gazetteers built without the sentence's own fold, so the model
-    # learns how far to trust a gazetteer hit on names it has not seen, as at run time.
+    """Each training sentence with features whose gazetteer was built without the sentence's own
+    fold, so the model learns how far to trust a gazetteer hit on names it has not seen, as at
+    run time."""
     settings = NerSettings()
-    trainer = pycrfsuite.Trainer(verbose=False)
     n = len(train)
     for k in range(FOLDS):
         lo, hi = n * k // FOLDS, n * (k + 1) // FOLDS
@@ -325,6 +325,18 @@ def train_model(
         res.index_phrases()
         for words, tags in train[lo:hi]:
             trainer.append(sentence_features(words, res, settings), tags)
+
+
+def train_model(
+    train: list[tuple[list[str], list[str]]],
+    base: Resources,
+    triggers: dict[str, str],
+    ant_names: dict[str, str],
+    auto: dict[str, str],
+    args: argparse.Namespace,
+) -> None:
+    trainer = pycrfsuite.Trainer(verbose=False)
+    append_out_of_fold(trainer, train, base, triggers, ant_names, auto)
     trainer.set_params({"c1": args.c1, "c2": args.c2, "max_iterations": args.iter,
                         "feature.possible_transitions": True})
     t1 = time.time()

@@ -43,6 +43,7 @@ from train_ner import (
     SHARED,
     _read_rows,
     ant_texts,
+    append_out_of_fold,
     build_triggers,
     choose_phrases,
     entity_phrases,
@@ -92,18 +93,8 @@ def ant_name_table() -> dict[str, str]:
 
 def train_crf(train: Sents, base: Resources, auto: dict[str, str], ant_names: dict[str, str], path: Path) -> None:
     """The shipped CRF recipe (scripts/train_ner.py train_model) on ``train``, written to ``path``."""
-    triggers = build_triggers(train)
-    settings = NerSettings()
     trainer = pycrfsuite.Trainer(verbose=False)
-    n = len(train)
-    for k in range(FOLDS):
-        lo, hi = n * k // FOLDS, n * (k + 1) // FOLDS
-        rest = train[:lo] + train[hi:]
-        res = Resources(clusters=base.clusters, triggers=triggers, auto=auto,
-                        phrases=choose_phrases(entity_phrases(rest), word_counts(rest), ant_names))
-        res.index_phrases()
-        for words, tags in train[lo:hi]:
-            trainer.append(sentence_features(words, res, settings), tags)
+    append_out_of_fold(trainer, train, base, build_triggers(train), ant_names, auto)
     trainer.set_params({"c1": C1, "c2": C2, "max_iterations": MAX_ITER, "feature.possible_transitions": True})
     trainer.train(str(path))
 
