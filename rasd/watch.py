@@ -42,9 +42,7 @@ from rasd.models import Article
 from rasd.settings import Settings
 from rasd.store import Store
 from rasd.textnorm import normalize, stem, tokens
-from rasd.watch_poll import ParsedItems, PollResult, Robots, SeenItem, fetch_feed, poll_feed, read_feed
-
-__all__ = ["PollResult", "Robots", "poll_feed"]  # re-exported: they lived here before watch_poll
+from rasd.watch_poll import ParsedItems, PollResult, Robots, SeenItem, fetch_feed, read_feed
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,7 +458,7 @@ class Watcher:
         self._beat_at = clock()
         # Largest article rowid when the store was last scanned for pending articles: another
         # program's article gets a larger one, so an unchanged maximum means nothing to scan for.
-        self._scanned_rowid = -1
+        self._scanned_rowid = 0
         # Deliver what a previous run left undelivered on the first cycle.
         self._deliver = True
         self._pool = ThreadPoolExecutor(max_workers=watch.workers)
@@ -494,10 +492,12 @@ class Watcher:
         due = self.due(now)
         if due:
             self._record(self._poll(due, now), report)
-        if report.new_articles or report.versions or (
-            self.cycles % self.watch.pending_check_cycles == 0 and self._store_grew()
-        ):
-            self._process(report)
+        stored = report.new_articles or report.versions
+        if stored or self.cycles % self.watch.pending_check_cycles == 0:
+            # Read before the scan: an article stored during it is then looked for again next time.
+            (top,) = self.store.db.execute("SELECT MAX(rowid) FROM articles").fetchone()
+            if stored or (top or 0) != self._scanned_rowid:
+                self._process(report, top or 0)
         if self._deliver and (self.alert_log is not None or self.webhook):
             report.delivered, failed = deliver_alerts(self.store, self.alert_log, self.webhook, self.post,
                                                       self.watch.max_delivery_attempts)
@@ -506,25 +506,19 @@ class Watcher:
         self.cycles += 1
         return report
 
-    def _beat(self, now: float, force: bool = False) -> None:
-        if force or now - self._beat_at >= self.watch.heartbeat_s:
+    def _beat(self, now: float) -> None:
+        if now - self._beat_at >= self.watch.heartbeat_s:
             heartbeat(self.store, self._token, now)
             self._beat_at = now
 
-    def _store_grew(self) -> bool:
-        (top,) = self.store.db.execute("SELECT MAX(rowid) FROM articles").fetchone()
-        return (top or 0) != self._scanned_rowid
-
-    def _process(self, report: CycleReport) -> None:
-        # Read before the scan: an article stored during it is then looked for again next time.
-        (top,) = self.store.db.execute("SELECT MAX(rowid) FROM articles").fetchone()
+    def _process(self, report: CycleReport, top: int) -> None:
         # Only what was stored since the last complete scan (the first scan reads everything);
         # a failed batch leaves the mark where it was, so its articles are looked for again.
-        for batch in self.pipeline.process_pending(self._before_commit, max(self._scanned_rowid, 0)):
+        for batch in self.pipeline.process_pending(self._before_commit, self._scanned_rowid):
             report.processed += len(batch.articles)
             report.stories_changed += len(batch.stories)
             self._beat(self.clock())
-        self._scanned_rowid = top or 0
+        self._scanned_rowid = top
 
     def _before_commit(self, store: Store, batch: BatchResult) -> None:
         if self.rules:

@@ -249,15 +249,20 @@ def _parse_changed(
     return parsed, list(enumerate(parsed.entries[:limit], start=1)), by_number
 
 
+def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
+
+
 def fetch_feed(url: str, validators: tuple[str | None, str | None], fetcher: Fetcher) -> PollResult:
     """The feed's conditional GET; never raises. A changed feed comes back with its ``response``
     for :func:`read_feed`; a 304 or a failure is complete as it is."""
     result = PollResult(url)
-    headers = {}
-    if validators[0]:
-        headers["If-None-Match"] = validators[0]
-    if validators[1]:
-        headers["If-Modified-Since"] = validators[1]
+    headers = _conditional_headers(*validators)
     try:
         response = fetcher.get(url, headers)
     except FetchError as exc:
@@ -272,22 +277,6 @@ def fetch_feed(url: str, validators: tuple[str | None, str | None], fetcher: Fet
     else:
         result.response = response
     return result
-
-
-def poll_feed(
-    url: str,
-    name: str | None,
-    validators: tuple[str | None, str | None],
-    seen: Mapping[str, SeenItem],
-    fetcher: Fetcher,
-    robots: Robots,
-    settings: WatchSettings,
-    now: float,
-    memo: ParsedItems | None = None,
-) -> PollResult:
-    """Fetch one feed and the pages of its new or changed items; never raises."""
-    result = fetch_feed(url, validators, fetcher)
-    return read_feed(result, name, seen, fetcher, robots, settings, now, memo)
 
 
 def read_feed(
@@ -359,10 +348,7 @@ def _fetch_page(item: ItemResult, entry: Mapping[str, Any], outlet: str | None, 
         return
     headers = {}
     if before is not None and before.url == link:
-        if before.etag:
-            headers["If-None-Match"] = before.etag
-        if before.last_modified:
-            headers["If-Modified-Since"] = before.last_modified
+        headers = _conditional_headers(before.etag, before.last_modified)
     try:
         page = fetcher.get(link, headers)
     except FetchError as exc:
