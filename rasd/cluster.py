@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from itertools import islice, repeat
 from operator import add, mul
 
-from rasd.cluster_index import _ArticleIndex, _Posting  # noqa: F401 (re-exported)
+from rasd.cluster_index import _ZEROS, _ArticleIndex
 from rasd.models import Article, DuplicateSet, Event, Story
 from rasd.textnorm import normalize, stem
 
@@ -159,7 +159,6 @@ _DAY = 86_400.0
 # Sublinear tf, log(c * e) = 1 + log(c), of the counts an article's words reach (computed as weigh
 # computes it past the table, so the two give the same float).
 _SUBLINEAR = {c: math.log(c * math.e) for c in range(1, 4097)}
-_ZEROS = repeat(0.0)  # the default of dict.get in map(d.get, keys, _ZEROS); an endless iterator
 # Raw word -> its stem ("" for a stop word or a single letter, a tuple when normalising splits
 # it into several words): one dict lookup per word instead of normalize + textnorm.stem's
 # lru_cache. News vocabulary is Zipfian, so it stays small (about 300,000 entries for all of
