@@ -26,11 +26,12 @@ import hashlib
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice, repeat
 from operator import add, mul
+from typing import Any, TypeVar
 
 from rasd.cluster_index import _ZEROS, _ArticleIndex
 from rasd.models import Article, DuplicateSet, Event, Story
@@ -156,6 +157,7 @@ _WORD = re.compile(r"[^\W_]+")
 # that (a leading mark, "_") normalize and _WORD remove or split when the word is first stemmed.
 _RAW_WORD = re.compile(r"[\w\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u200b-\u200f\u00ad]+")
 _DAY = 86_400.0
+K = TypeVar("K")
 # Sublinear tf, log(c * e) = 1 + log(c), of the counts an article's words reach (computed as weigh
 # computes it past the table, so the two give the same float).
 _SUBLINEAR = {c: math.log(c * math.e) for c in range(1, 4097)}
@@ -265,20 +267,32 @@ def _stem_counts(words: list[str], times: int = 1, more: list[str] | None = None
     return counts  # type: ignore[return-value]
 
 
-def _stems_of(words: list[str]) -> list[str | tuple[str, ...]]:
-    stems = _STEMS
-    found: list[str | tuple[str, ...] | None] = list(map(stems.get, words))
+def _fill_missing(values: list[Any], keys: Sequence[K], compute: Callable[[K], Any]) -> list[Any]:
+    """Replace each None in ``values`` (a cache lookup of ``keys``) by ``compute(key)``, in place.
+
+    The misses are few among many hits, so they are found by C-level ``list.index`` rather than
+    by a Python loop over every value.
+    """
     i = -1
     try:
         while True:
-            i = found.index(None, i + 1)
-            raw = words[i]
-            got = stems.get(raw)
-            if got is None:
-                got = stems[raw] = _stem_raw(raw)
-            found[i] = got
+            i = values.index(None, i + 1)
+            values[i] = compute(keys[i])
     except ValueError:  # no None left
-        return found  # type: ignore[return-value]
+        return values
+
+
+def _stems_of(words: list[str]) -> list[str | tuple[str, ...]]:
+    stems = _STEMS
+
+    def stem_and_cache(raw: str) -> str | tuple[str, ...]:
+        # A word met twice in one article is a miss twice in the lookup but stemmed once.
+        got = stems.get(raw)
+        if got is None:
+            got = stems[raw] = _stem_raw(raw)
+        return got
+
+    return _fill_missing(list(map(stems.get, words)), words, stem_and_cache)
 
 
 def _stem_raw(raw: str) -> str | tuple[str, ...]:
@@ -318,15 +332,11 @@ def weigh(
     if doc_freq is not None:
         table = doc_freq.idf_table(settings.max_df_ratio)
         # One lookup per term in the (large) table; the few terms not in it yet are filled in.
-        idf = list(map(table.get, keys))
-        i = -1
-        try:
-            while True:
-                i = idf.index(None, i + 1)
-                idf[i] = table[keys[i]] = doc_freq.idf(keys[i], settings.max_df_ratio)
-        except ValueError:  # no None left
-            pass
-        tf = list(map(mul, tf, idf))
+        def idf_and_cache(term: str) -> float:
+            table[term] = got = doc_freq.idf(term, settings.max_df_ratio)
+            return got
+
+        tf = list(map(mul, tf, _fill_missing(list(map(table.get, keys)), keys, idf_and_cache)))
     # Stable sort (of positions, not of pairs: half the time): ties keep the order of the text, so
     # the kept terms never depend on anything else.
     order = sorted(range(len(tf)), key=tf.__getitem__, reverse=True)[: settings.vector_terms]
