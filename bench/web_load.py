@@ -253,14 +253,13 @@ def _rss_mb(pid: int) -> float:
     return round(total / 1024, 1)
 
 
+# Through ``serve`` whatever the number of processes, as ``rasd serve`` runs it; the page cache
+# reaches every worker process through ``web``.
 SERVER = (
-    "import sys, uvicorn\n"
-    "from rasd.web import WebSettings, create_app, serve\n"
-    "if int(sys.argv[5]) > 1:\n"
-    "    serve(sys.argv[1], '127.0.0.1', int(sys.argv[3]), sys.argv[2], None, int(sys.argv[5]))\n"
-    "else:\n"
-    "    app = create_app(sys.argv[1], token=sys.argv[2], web=WebSettings(page_cache=int(sys.argv[4])))\n"
-    "    uvicorn.run(app, host='127.0.0.1', port=int(sys.argv[3]), log_level='warning')\n"
+    "import sys\n"
+    "from rasd.web import WebSettings, serve\n"
+    "serve(sys.argv[1], '127.0.0.1', int(sys.argv[3]), sys.argv[2], None, int(sys.argv[5]),\n"
+    "      web=WebSettings(page_cache=int(sys.argv[4])))\n"
 )
 
 
@@ -325,7 +324,7 @@ def main() -> None:
     parser.add_argument("--analysis-wait", type=float, default=60,
                         help="seconds to wait after the ingest for the analysis to catch up")
     parser.add_argument("--page-cache", type=int, default=WebSettings().page_cache,
-                        help="the server's story page cache (WebSettings.page_cache; one process only); 0: off")
+                        help="the server's story page cache (WebSettings.page_cache, in each process); 0: off")
     parser.add_argument("--workers", type=int, default=1, help="server processes (rasd serve --workers)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "web_load.json")
     args = parser.parse_args()

@@ -5,6 +5,7 @@ stored analysis in between."""
 from __future__ import annotations
 
 import csv
+import os
 import socket
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from rasd.report import build_report
 from rasd.settings import Settings, load_settings
 from rasd.store import Store
 from rasd.web import create_app
+from rasd.web.api import AnalysisLock
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
@@ -195,7 +197,7 @@ def test_two_apps_on_one_store_analyse_once(
         assert waited["analysis"]["done"]
         assert second.get("/api/status").json()["analysis"]["pending"] == 0
         ours, theirs = first.get("/api/status").json()["analysis"], second.get("/api/status").json()["analysis"]
-        assert theirs["runs"] == theirs["analysed"] == 0
+        assert theirs["runs"] == theirs["analysed"] == 0 and ours["runs"] >= 1 and ours["analysed"] >= len(added)
     counts = stories_per_article(db)
     assert set(counts) == set(added) | set(waited["added"]) and set(counts.values()) == {1}
     assert ours["analysed"] == len(counts)
@@ -266,3 +268,76 @@ def test_serve_with_two_worker_processes(tmp_path: Path, records: list[dict[str,
         log.close()
     counts = stories_per_article(db)
     assert set(counts) == set(added) | set(waited.json()["added"]) and set(counts.values()) == {1}
+
+
+# A process that holds the analysis lock until its stdin closes, then lets go.
+_HOLDER = (
+    "import sys\n"
+    "from rasd.web.api import AnalysisLock\n"
+    "lock = AnalysisLock(sys.argv[1])\n"
+    "print('held' if lock.acquire() else 'refused', flush=True)\n"
+    "sys.stdin.read()\n"
+    "lock.release()\n"
+)
+# A process that checks who holds the lock, as fast as it can, for a second.
+_CHECKER = (
+    "import sys, time\n"
+    "from rasd.web.api import AnalysisLock\n"
+    "print('checking', flush=True)\n"
+    "n, end = 0, time.monotonic() + 1.0\n"
+    "while time.monotonic() < end:\n"
+    "    AnalysisLock.holder(sys.argv[1])\n"
+    "    n += 1\n"
+    "print(n, flush=True)\n"
+)
+
+
+def test_who_holds_the_analysis_lock_is_read_without_taking_it(tmp_path: Path) -> None:
+    """The readiness check of ``serve`` names the holder from the lock file: while another process
+    holds the lock, checking never takes it from that process, and checks that run while the lock
+    is free never make a process that takes it then fail (a check that took the lock to test it
+    did, when the two met)."""
+    store = str(tmp_path / "lock.db")
+    assert AnalysisLock.holder(store) is None  # no lock file yet
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, store], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        for _ in range(200):
+            assert AnalysisLock.holder(store) == holder.pid
+        mine = AnalysisLock(store)
+        assert not mine.acquire()  # still the other process's
+        assert AnalysisLock.holder(store) == holder.pid
+    finally:
+        holder.communicate(b"", timeout=30)
+    assert holder.returncode == 0
+    assert AnalysisLock.holder(store) is None  # it let go: the file names nobody
+
+    # Checks from another process, as fast as it can, while this one takes and drops the lock.
+    checker = subprocess.Popen([sys.executable, "-c", _CHECKER, store], stdout=subprocess.PIPE)
+    assert checker.stdout is not None and checker.stdout.readline() == b"checking\n"
+    taken = refused = 0
+    while checker.poll() is None:
+        lock = AnalysisLock(store)
+        if lock.acquire():
+            taken += 1
+            assert AnalysisLock.holder(store) == os.getpid()
+            lock.release()
+        else:
+            refused += 1
+    checks = int(checker.communicate(timeout=30)[0])
+    assert checks > 1000 and taken > 100 and refused == 0
+
+
+def test_a_holder_killed_outright_holds_nothing(tmp_path: Path) -> None:
+    """SIGKILL leaves the holder's pid in the file; the OS dropped its lock, and the check says so."""
+    store = str(tmp_path / "killed.db")
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, store], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+    assert AnalysisLock.holder(store) == holder.pid
+    holder.kill()
+    holder.communicate(timeout=30)  # reaped (a zombie is no holder either) and its pipes closed
+    assert Path(AnalysisLock(store).path).read_text().strip() == str(holder.pid)
+    assert AnalysisLock.holder(store) is None
+    mine = AnalysisLock(store)
+    assert mine.acquire() and AnalysisLock.holder(store) == os.getpid()
+    mine.release()

@@ -8,6 +8,8 @@ Policy forbids inline scripts, so article text, which is untrusted, is only ever
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import multiprocessing
 import os
 import signal
@@ -204,9 +206,11 @@ def _environment() -> Environment:
         # The templates are package files: no stat() of three files per page to look for edits.
         auto_reload=False,
     )
-    env.filters["when"] = render.short_time
     env.filters["day"] = render.day
     env.filters["safe_url"] = render.safe_url
+    # when(value) and outlet(name): the two tags every page prints, written once (render.py).
+    env.globals["when"] = render.time_tag
+    env.globals["outlet"] = render.outlet_tag
     env.filters["short"] = lambda text, n=90: (text if len(text or "") <= n else text[: n - 1] + "…") if text else ""
     env.globals["kind_names"] = {"PER": "شخص", "ORG": "مؤسسة", "LOC": "مكان", "MISC": "أخرى"}
     return env
@@ -227,9 +231,7 @@ def create_app(
 
     ``token``: the bearer token ``POST /api/articles`` must carry; None or "" refuses every write.
     """
-    path = str(store_path)
-    if path == ":memory:":
-        raise ValueError("the web app needs a store file (each server thread opens its own connection)")
+    path = _store_file(store_path)
     settings = settings or load_settings()
     web = web or WebSettings()
     env = _environment()
@@ -252,6 +254,7 @@ def create_app(
     app = FastAPI(title="rasd", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.writer = writer
     app.state.readers = readers
+    app.state.web = web
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
 
     def render_page(
@@ -395,11 +398,30 @@ def create_app(
 
     # -- the write API ---------------------------------------------------------------------------
 
+    # The store's counts and its articles in no story, read again only after a commit: each is a
+    # scan (the pending articles 7-50 ms on the 31k store, warm to cold), and clients poll the
+    # status while they wait. A cap on the count would not help: with nothing pending, the usual
+    # state, the scan must reach the end of the table to know.
+    facts: list[tuple[int, dict[str, Any], int]] = []
+    facts_lock = threading.Lock()
+
+    def store_facts() -> tuple[dict[str, Any], int]:
+        generation = readers.generation()  # stamped before reading, as the page cache does
+        with facts_lock:
+            if facts and facts[0][0] == generation:
+                return facts[0][1], facts[0][2]
+        store = readers.get()
+        stats, pending = store.stats(), api.count_pending(store.db)
+        with facts_lock:
+            facts[:] = [(generation, stats, pending)]
+        return stats, pending
+
     @app.get("/api/status")
     def status() -> Response:
         state = writer.state
+        stats, pending = store_facts()
         return JSONResponse({
-            "stats": readers.get().stats(),
+            "stats": stats,
             "analysis": {"requested": state.requested, "finished": state.finished, "running": state.running,
                          "runs": state.runs, "last_seconds": state.last_seconds,
                          "last_articles": state.last_articles, "last_error": state.last_error,
@@ -407,7 +429,7 @@ def create_app(
                          "mode": "incremental",
                          # Several server processes: only one analyses (the others' counters stay
                          # at zero); ``pending`` is read from the store, the same in every process.
-                         "this_process": writer.analyses, "pending": writer.pending()},
+                         "this_process": writer.is_analyser, "pending": pending},
             "writes_enabled": bool(token),
         })
 
@@ -456,9 +478,16 @@ def create_app(
     return app
 
 
+def _store_file(store_path: str | Path) -> str:
+    path = str(store_path)
+    if path == ":memory:":
+        raise ValueError("the web app needs a store file (each server thread opens its own connection)")
+    return path
+
+
 #: Where ``serve`` hands its options to the worker processes uvicorn starts (each imports
 #: :func:`app_from_environment` by name, so the options cannot travel as arguments).
-_ENV_DB, _ENV_SETTINGS, _ENV_TOKEN = "RASD_SERVE_DB", "RASD_SERVE_SETTINGS", "RASD_TOKEN"
+_ENV_DB, _ENV_SETTINGS, _ENV_TOKEN, _ENV_WEB = "RASD_SERVE_DB", "RASD_SERVE_SETTINGS", "RASD_TOKEN", "RASD_SERVE_WEB"
 
 
 def default_workers() -> int:
@@ -472,31 +501,45 @@ def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
+def _web_to_json(web: WebSettings) -> str:
+    return json.dumps(dataclasses.asdict(web))
+
+
+def _web_from_json(text: str) -> WebSettings:
+    values = json.loads(text)
+    return WebSettings(**{**values, "views": ViewSettings(**values["views"])})
+
+
 def app_from_environment() -> FastAPI:
-    """The app of one worker process of ``serve``: store, settings file and token from the
-    environment ``serve`` set before starting the workers."""
+    """The app of one worker process of ``serve``: store, settings file, token and web settings
+    from the environment ``serve`` set before starting the workers."""
     settings_file = os.environ.get(_ENV_SETTINGS) or None
-    return create_app(os.environ[_ENV_DB], load_settings(settings_file), os.environ.get(_ENV_TOKEN) or None)
+    web = os.environ.get(_ENV_WEB)
+    return create_app(os.environ[_ENV_DB], load_settings(settings_file), os.environ.get(_ENV_TOKEN) or None,
+                      _web_from_json(web) if web else None)
 
 
 def serve(store_path: str | Path, host: str, port: int, token: str | None = None,
-          settings_file: str | Path | None = None, workers: int = 1) -> None:
+          settings_file: str | Path | None = None, workers: int = 1, web: WebSettings | None = None) -> None:
     """Run the app under uvicorn until interrupted; ``workers`` > 1 starts that many processes on
-    one socket (one of them analyses posted articles, see :mod:`rasd.web.api`)."""
+    one socket (one of them analyses posted articles, see :mod:`rasd.web.api`), each with ``web``."""
     import uvicorn
 
     if workers < 1:
         raise ValueError(f"workers must be 1 or more, not {workers}")
+    settings = load_settings(settings_file)
     if workers == 1:
-        app = create_app(store_path, load_settings(settings_file), token)
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(store_path, settings, token, web), host=host, port=port, log_level="warning")
         return
-    checked = create_app(store_path, load_settings(settings_file), None)  # fail here, not in each worker
-    checked.state.writer.close()
-    checked.state.readers.close()
-    os.environ[_ENV_DB] = str(store_path)
+    # Created and migrated here, once: a missing or unreadable store fails now, not in each worker,
+    # and the workers do not race to migrate it. Each worker loads the settings file again (a
+    # process of its own; uvicorn imports the app by name), already known to be good.
+    path = _store_file(store_path)
+    Store(path).close()
+    os.environ[_ENV_DB] = path
     os.environ[_ENV_SETTINGS] = str(settings_file or "")
     os.environ[_ENV_TOKEN] = token or ""
+    os.environ[_ENV_WEB] = _web_to_json(web or WebSettings())
     analyser = None
     if token:
         # The analysis gets a process of its own, which takes the lock before any worker starts:
@@ -504,11 +547,12 @@ def serve(store_path: str | Path, host: str, port: int, token: str | None = None
         # Python loops held it for whole switch intervals), and the OS shares the cores more fairly.
         # Should it die, the next worker to receive a batch takes the analysis over.
         analyser = multiprocessing.get_context("spawn").Process(
-            target=_analyse, args=(str(store_path), str(settings_file or "")), name="rasd-analysis", daemon=True)
+            target=_analyse, args=(path, settings), name="rasd-analysis", daemon=True)
         analyser.start()
-        # Ready when the lock is held (no shared semaphore: one left waiting on a killed peer hangs).
+        # Ready when the lock file names it (no shared semaphore: one left waiting on a killed peer
+        # hangs; and the check only reads the file, so it never keeps the analyser from the lock).
         deadline = time.monotonic() + 60
-        while analyser.is_alive() and not api.AnalysisLock.held(str(store_path)) and time.monotonic() < deadline:
+        while analyser.is_alive() and api.AnalysisLock.holder(path) != analyser.pid and time.monotonic() < deadline:
             time.sleep(0.1)
     from uvicorn.supervisors import Multiprocess
 
@@ -540,19 +584,19 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _analyse(store_path: str, settings_file: str) -> None:
+def _analyse(store_path: str, settings: Settings) -> None:
     """The analysing process of ``serve`` with several workers: the API's writer without the app,
-    holding the analysis lock until it is told to stop."""
+    holding the analysis lock until it is told to stop. Where another process already analyses
+    the store (another server over it), it exits: the workers take over when that one goes."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C reaches the whole process group
     parent = os.getppid()
-    writer = api.Writer(store_path, load_settings(settings_file or None))
+    writer = api.Writer(store_path, settings)
     try:
+        if not writer.start():
+            return
         # A server killed outright (SIGKILL) cannot stop it: it goes when its parent has gone.
-        # The lock may be held for an instant by the parent's readiness probe: try again.
-        while not writer.start() and not stop.wait(0.05) and os.getppid() == parent:
-            pass
         while not stop.wait(1.0) and os.getppid() == parent:
             pass
     finally:

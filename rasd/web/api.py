@@ -23,10 +23,12 @@ import fcntl
 import hmac
 import json
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rasd.errors import InputError
@@ -85,12 +87,22 @@ _PENDING = (
 )
 
 
+def count_pending(db: sqlite3.Connection, ids: list[str] | None = None) -> int:
+    """How many stored articles (of ``ids``, when given) are in no story yet, read through ``db``."""
+    if ids is not None and not ids:
+        return 0
+    where = "" if ids is None else " AND id IN (SELECT value FROM json_each(?))"
+    params = [] if ids is None else [json.dumps(ids)]
+    return int(db.execute(f"SELECT COUNT(*) FROM articles WHERE {_PENDING}{where}", params).fetchone()[0])
+
+
 class AnalysisLock:
     """The right to analyse a store: an exclusive ``flock`` on ``STORE-analysis.lock``.
 
     ``flock`` belongs to the open file, so two apps in one process exclude each other as two
     processes do, and the lock goes with the process however it ends (no stale lock to clear,
-    unlike a row in the store).
+    unlike a row in the store). The holder writes its pid into the file, and empties it when it
+    lets go, so that others can tell who analyses without touching the lock (see :meth:`holder`).
     """
 
     def __init__(self, store_path: str) -> None:
@@ -108,23 +120,50 @@ class AnalysisLock:
             os.close(fd)
             return False
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())  # for a person wondering who analyses
+        os.write(fd, f"{os.getpid()}\n".encode())
         self.fd = fd
         return True
 
     @staticmethod
-    def held(store_path: str) -> bool:
-        """Whether some process holds the store's lock now (a probe: takes and drops it if free)."""
-        probe = AnalysisLock(store_path)
-        if not probe.acquire():
-            return True
-        probe.release()
-        return False
+    def holder(store_path: str) -> int | None:
+        """The pid of the process analysing the store, read from the lock file; None when the file
+        names no live process.
+
+        Only reads: a check that took the lock to test it (and dropped it) made the real analyser's
+        ``acquire`` fail when the two met. A holder killed outright leaves its pid behind, so the pid
+        counts only while that process lives; a recycled pid can mislead this answer (never the lock
+        itself), which is why ``serve`` compares it with the pid of the analyser it started.
+        """
+        try:
+            text = Path(AnalysisLock(store_path).path).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        if not text.isdigit():
+            return None  # no holder, or one between emptying the file and writing its pid
+        pid = int(text)
+        return pid if _alive(pid) else None
 
     def release(self) -> None:
         if self.fd is not None:
+            # Emptied while still held: the next holder cannot write its pid before we close.
+            os.ftruncate(self.fd, 0)
             os.close(self.fd)  # closing the file drops the lock
             self.fd = None
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not exited (a zombie holds no lock)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: it exists
+    try:
+        # "PID (NAME) STATE ...": the name may hold spaces and parentheses, the state follows the last ")".
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc here: kill() said it exists
 
 
 @dataclass
@@ -167,11 +206,12 @@ class Writer:
         self.owner = AnalysisLock(self.store_path)
         # Owned by the analysis thread alone (its own connection: sqlite3 transactions on one
         # connection shared by two threads would interleave).
-        self.analysis: Analyser | None = None
+        self.analyser: Analyser | None = None
+        #: The analyser connection's ``PRAGMA data_version`` at its last look.
         self.version: int | None = None
 
     @property
-    def analyses(self) -> bool:
+    def is_analyser(self) -> bool:
         """Whether this process runs the store's analysis."""
         return self.thread is not None and self.thread.is_alive()
 
@@ -181,7 +221,7 @@ class Writer:
             return self._start()
 
     def _start(self) -> bool:
-        if self.analyses:
+        if self.is_analyser:
             return True
         if self.stopping or not self.owner.acquire():
             return False
@@ -210,12 +250,12 @@ class Writer:
         articles ``ids`` to be in a story (or superseded)."""
         deadline = time.monotonic() + timeout
         with self.changed:
-            while self.analyses and self.state.finished < ticket:
+            while self.is_analyser and self.state.finished < ticket:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self.changed.wait(min(left, self.poll_s))
-            if self.analyses:
+            if self.is_analyser:
                 return True
         while self.pending(ids or []) > 0:
             left = deadline - time.monotonic()
@@ -227,24 +267,21 @@ class Writer:
 
     def pending(self, ids: list[str] | None = None) -> int:
         """How many stored articles (of ``ids``, when given) are in no story yet."""
-        if ids is not None and not ids:
-            return 0
-        where = "" if ids is None else " AND id IN (SELECT value FROM json_each(?))"
-        params = [] if ids is None else [json.dumps(ids)]
         with self.lock:
-            return int(self.store.db.execute(f"SELECT COUNT(*) FROM articles WHERE {_PENDING}{where}",
-                                             params).fetchone()[0])
+            return count_pending(self.store.db, ids)
 
-    def _others_wrote(self) -> bool:
-        """Whether another connection committed since the last look and left articles in no
-        story (articles posted to another server process, or stored by another program)."""
-        assert self.analysis is not None
-        db = self.analysis.store.db
+    def _should_run(self, asked: bool) -> bool:
+        """Whether to analyse now: this process asked (a ticket), or another connection committed
+        since the last look and left articles in no story (articles posted to another server
+        process, or stored by another program). Reads ``data_version`` once and keeps it, so the
+        next look sees only the commits after this one."""
+        assert self.analyser is not None
+        db = self.analyser.store.db
         version = db.execute("PRAGMA data_version").fetchone()[0]
-        if version == self.version:
-            return False
-        self.version = version
-        return db.execute(f"SELECT 1 FROM articles WHERE {_PENDING} LIMIT 1").fetchone() is not None
+        changed, self.version = version != self.version, version
+        if asked:
+            return True
+        return changed and db.execute(f"SELECT 1 FROM articles WHERE {_PENDING} LIMIT 1").fetchone() is not None
 
     def _loop(self) -> None:
         while True:
@@ -255,18 +292,17 @@ class Writer:
                     break
                 target = self.state.requested
                 asked = target > self.state.finished
-                if self.analysis is None:
-                    self.analysis = Analyser(self.store_path, self.settings)
+                if self.analyser is None:
+                    self.analyser = Analyser(self.store_path, self.settings)
                 # Under the lock: this process's commits come with a ticket (see ingest).
-                if not asked and not self._others_wrote():
+                if not self._should_run(asked):
                     continue
-                self.version = self.analysis.store.db.execute("PRAGMA data_version").fetchone()[0]
                 self.state.running = True
             started = time.perf_counter()
             error = None
             count = None
             try:
-                count = self.analysis.run(lambda: self.stopping, self._progress)
+                count = self.analyser.run(lambda: self.stopping, self._progress)
             except Exception as exc:  # an analysis bug must not kill the server; the state says what failed
                 error = f"{type(exc).__name__}: {exc}"
             with self.changed:
@@ -277,10 +313,10 @@ class Writer:
                 self.state.last_seconds = round(time.perf_counter() - started, 3)
                 self.state.last_articles = count
                 self.state.last_error = error
-                self.state.startup_seconds = round(self.analysis.startup_seconds, 3)
+                self.state.startup_seconds = round(self.analyser.startup_seconds, 3)
                 self.changed.notify_all()
-        if self.analysis is not None:
-            self.analysis.close()
+        if self.analyser is not None:
+            self.analyser.close()
 
     def _progress(self, count: int) -> None:
         with self.changed:

@@ -1,7 +1,10 @@
 """Turning stored data into safe display pieces: highlighted text, copied words, SVG layouts.
 
-Nothing here produces markup. Every function returns plain pieces (text plus flags or numbers)
-that the Jinja2 templates escape, so untrusted article text can never become HTML.
+Nearly nothing here produces markup. Every function returns plain pieces (text plus flags or
+numbers) that the Jinja2 templates escape, so untrusted article text can never become HTML. The
+exceptions return :class:`~markupsafe.Markup` built from fixed strings: :func:`svg_attrs` (numbers
+and keywords only) and the small tags :func:`time_tag` and :func:`outlet_tag`, which escape every
+value they are given and drop its bidi controls, as the templates do.
 """
 
 from __future__ import annotations
@@ -49,6 +52,29 @@ def safe_url(url: str | None) -> str | None:
     if any(c in url for c in "\"'<>\\ \t\r\n") or _BIDI.search(url):
         return None
     return url
+
+
+def _shown(value: str) -> str:
+    """What a template prints of ``value``: its bidi controls removed (``strip_bidi``)."""
+    return _BIDI.sub("", value)
+
+
+def time_tag(value: str | None) -> Markup:
+    """A stored timestamp as ``<time dir="ltr" datetime="VALUE">2025-06-16 19:30</time>``.
+
+    A Python function rather than a template macro: a big story page prints ~450 of these and the
+    outlet tags below, and a macro call cost more than its markup (6 of 12 ms of the template)."""
+    return _TIME.format(_shown(value or ""), _shown(short_time(value)))
+
+
+def outlet_tag(name: str | None) -> Markup:
+    """An outlet's name as ``<span class="outlet"><bdi>NAME</bdi></span>`` ("؟" when unknown)."""
+    return _OUTLET.format(_shown(name or "؟"))
+
+
+# Markup.format escapes each value it is given.
+_TIME = Markup('<time dir="ltr" datetime="{}">{}</time>')
+_OUTLET = Markup('<span class="outlet"><bdi>{}</bdi></span>')
 
 
 # -- highlighted article text --------------------------------------------------------------------
@@ -316,18 +342,14 @@ def timeline_chart(
     def x_of(w: datetime) -> float:
         return round(plot_right - (w - lo).total_seconds() / span * plot_w, 1)
 
-    lanes = [
-        {"name": name, "y": top + i * settings.lane_height + settings.lane_height / 2,
-         "label_x": settings.width - settings.margin // 2}
-        for i, name in enumerate(outlets)
-    ]
     lane_y: dict[str, float] = {name: top + i * settings.lane_height + settings.lane_height / 2
                                 for i, name in enumerate(outlets)}
+    label_x = settings.width - settings.margin // 2
+    lanes = [{"name": name, "y": y, "label_x": label_x} for name, y in lane_y.items()]
+    # Only what the template prints: a big story has a dot per article.
     dots = [
-        {"x": x_of(w), "y": lane_y[str(a.get("source") or "؟")], "id": a.get("id"),
-         "at": svg_attrs(("cx", x_of(w)), ("cy", lane_y[str(a.get("source") or "؟")])),
-         "title": f"{a.get('source') or ''} — {short_time(str(a.get('published') or ''))}: {a.get('title') or ''}",
-         "event": a.get("event")}
+        {"id": a.get("id"), "at": svg_attrs(("cx", x_of(w)), ("cy", lane_y[str(a.get("source") or "؟")])),
+         "title": f"{a.get('source') or ''} — {short_time(str(a.get('published') or ''))}: {a.get('title') or ''}"}
         for a, w in dated
     ]
     marks = []
@@ -388,6 +410,7 @@ def reuse_graph(
     # Outlet names need about 120 px beside a node on either side of the circle.
     radius = size / 2 - 125 if len(nodes) > 2 else size / 4
     placed: dict[str, dict[str, object]] = {}
+    where: dict[str, tuple[float, float]] = {}  # each node's centre, for the arrows
     for i, node in enumerate(nodes):
         angle = -math.pi / 2 + 2 * math.pi * i / max(1, len(nodes))
         x = centre + radius * math.cos(angle)
@@ -395,29 +418,28 @@ def reuse_graph(
         anchor = "middle" if abs(x - centre) < 20 else ("start" if x > centre else "end")
         lx = round(x + (12 if x > centre + 20 else -12 if x < centre - 20 else 0), 1)
         ly = round(y + (-14 if y < centre else 22), 1)
-        placed[str(node["id"])] = {**node, "x": round(x, 1), "y": round(y, 1), "anchor": anchor, "lx": lx, "ly": ly,
-                                   "at": svg_attrs(("cx", round(x, 1)), ("cy", round(y, 1))),
+        cx, cy = round(x, 1), round(y, 1)
+        where[str(node["id"])] = (cx, cy)
+        placed[str(node["id"])] = {**node, "at": svg_attrs(("cx", cx), ("cy", cy)),
                                    "label_at": svg_attrs(("x", lx), ("y", ly), ("text-anchor", anchor)),
                                    "sub_at": svg_attrs(("x", lx), ("y", ly + 13), ("text-anchor", anchor))}
     edges = []
     for link in links:
-        a, b = placed.get(str(link["source"])), placed.get(str(link["target"]))
-        if a is None or b is None:
+        source, target = str(link["source"]), str(link["target"])
+        if source not in placed or target not in placed:
             continue
-        ax, ay, bx, by = float(a["x"]), float(a["y"]), float(b["x"]), float(b["y"])  # type: ignore[arg-type]
+        a, b = placed[source], placed[target]
+        (ax, ay), (bx, by) = where[source], where[target]
         length = math.hypot(bx - ax, by - ay) or 1.0
         # Stop the line at the node's edge so the arrow head stays visible.
         pad = 12 / length
         x1, y1 = round(ax + (bx - ax) * pad, 1), round(ay + (by - ay) * pad, 1)
         x2, y2 = round(bx - (bx - ax) * pad, 1), round(by - (by - ay) * pad, 1)
         width = round(1.2 + 3 * min(1.0, float(link.get("score") or 0)), 2)  # type: ignore[arg-type]
-        edge = {
-            "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-            "known": bool(link.get("direction_known")), "score": link.get("score"), "width": width,
-            "title": f"{a.get('label')} ← {b.get('label')}",
+        edges.append({
+            "known": bool(link.get("direction_known")), "title": f"{a.get('label')} ← {b.get('label')}",
             "attrs": svg_attrs(("x1", x1), ("y1", y1), ("x2", x2), ("y2", y2), ("stroke-width", width)),
-        }
-        edges.append(edge)
+        })
     return {"size": size, "nodes": list(placed.values()), "edges": edges}
 
 
