@@ -124,8 +124,18 @@ def run_cluster(analysis: Analysis, settings: Settings) -> None:
     analysis.stories = cluster.cluster(analysis.articles, settings.cluster, entity_ids, analysis.duplicates)
 
 
-def run_story_details(analysis: Analysis, settings: Settings) -> None:
-    """Event dates, story timelines and summaries, each from the story's own articles."""
+def run_story_details(
+    analysis: Analysis,
+    settings: Settings,
+    parsed: summarize.ParsedArticles | None = None,
+    spans: timeline.SentenceSpans | None = None,
+) -> None:
+    """Event dates, story timelines and summaries, each from the story's own articles.
+
+    ``parsed`` and ``spans`` keep each article's sentences between calls: the incremental pipeline
+    details a small story again whenever it takes an article, and splitting and stemming its other
+    articles again was most of that work.
+    """
     by_id = _by_id(analysis)
     refs_by_article: dict[str, list[TimeRef]] = {}
     for ref in analysis.dates:
@@ -143,8 +153,8 @@ def run_story_details(analysis: Analysis, settings: Settings) -> None:
         detailed.append(replace(
             story,
             events=tuple(events),
-            timeline=tuple(timeline.story_timeline(members, refs, settings.timeline)),
-            summary=tuple(summarize.summarize(members, settings.summary)),
+            timeline=tuple(timeline.story_timeline(members, refs, settings.timeline, spans)),
+            summary=tuple(summarize.summarize(members, settings.summary, parsed=parsed)),
         ))
     analysis.stories = detailed
 

@@ -30,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -252,8 +253,8 @@ def _points(src: _Doc, tgt: _Doc, settings: ReuseSettings) -> tuple[np.ndarray, 
     common = np.intersect1d(_rare(src, settings), _rare(tgt, settings), assume_unique=True)
     if len(common) < settings.min_stems:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    s_pos = np.nonzero(np.isin(src.stems, common))[0]
-    t_pos = np.nonzero(np.isin(tgt.stems, common))[0]
+    s_pos = np.nonzero(_member(src.stems, common))[0]
+    t_pos = np.nonzero(_member(tgt.stems, common))[0]
     # Join on stem id: for every target position, the run of source positions with its stem.
     s_sorted = s_pos[np.argsort(src.stems[s_pos], kind="stable")]
     s_keys = src.stems[s_sorted]
@@ -263,6 +264,16 @@ def _points(src: _Doc, tgt: _Doc, settings: ReuseSettings) -> tuple[np.ndarray, 
     total = int(counts.sum())
     offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
     return s_sorted[np.repeat(lo, counts) + offsets], np.repeat(t_pos, counts)
+
+
+def _member(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_unique)`` by binary search: np.isin sorts both arrays again on every
+    call, which on a few hundred words cost more than the search."""
+    if not len(sorted_unique):
+        return np.zeros(len(values), dtype=bool)
+    at = np.searchsorted(sorted_unique, values)
+    at[at == len(sorted_unique)] = 0
+    return sorted_unique[at] == values
 
 
 def _rare(doc: _Doc, settings: ReuseSettings) -> np.ndarray:
@@ -280,24 +291,28 @@ def _clusters(i: np.ndarray, j: np.ndarray, settings: ReuseSettings) -> list[np.
     (adjacent in both texts but in opposite orders), which cutting the projections cannot.
     """
     pts = np.column_stack([i, j]).astype(np.float64)
-    tree = cKDTree(pts)
-    near = tree.query_pairs(settings.support_radius, p=np.inf, output_type="ndarray")
+    # Every pair within `gap` in both texts (Chebyshev distance) in one query; those within
+    # `support_radius` are among them (the radius is the smaller), so one query serves both.
+    radius = max(settings.gap, settings.support_radius)
+    pairs = cKDTree(pts).query_pairs(radius, p=np.inf, output_type="ndarray")
+    a, b = pairs[:, 0], pairs[:, 1]
+    apart = np.maximum(np.abs(i[a] - i[b]), np.abs(j[a] - j[b]))
     supported = np.zeros(len(i), dtype=bool)
-    supported[near.ravel()] = True
+    supported[pairs[apart <= settings.support_radius].ravel()] = True
     keep = np.nonzero(supported)[0]
     if len(keep) < settings.min_stems:
         return []
-    # The links among supported points are the tree's pairs whose ends are both supported: one
-    # tree for both queries. Components are labelled by their smallest point, which orders them
-    # as scipy's connected_components numbers them; building a sparse graph for it cost half of
-    # this function (0.69 -> 0.35 ms per aligned pair on 1,234 SaudiNewsNet pairs, same groups).
-    edges = tree.query_pairs(settings.gap, p=np.inf, output_type="ndarray")
-    edges = edges[supported[edges[:, 0]] & supported[edges[:, 1]]]
+    # The links among supported points are the pairs within `gap` whose ends are both supported.
+    # Components are labelled by their smallest point, which orders them as scipy's
+    # connected_components numbers them; building a sparse graph for it cost half of this
+    # function (0.69 -> 0.35 ms per aligned pair on 1,234 SaudiNewsNet pairs, same groups).
+    edges = pairs[(apart <= settings.gap) & supported[a] & supported[b]]
     rank = np.cumsum(supported) - 1
     labels = _components(len(keep), rank[edges[:, 0]], rank[edges[:, 1]])
     order = np.argsort(labels, kind="stable")
-    cuts = np.nonzero(np.diff(labels[order]))[0] + 1
-    return [keep[g] for g in np.split(order, cuts) if len(g) >= settings.min_stems]
+    bounds = [0, *(np.nonzero(np.diff(labels[order]))[0] + 1).tolist(), len(order)]
+    # Slices, not np.split: most groups are too small to keep, and np.split made an array of each.
+    return [keep[order[lo:hi]] for lo, hi in pairwise(bounds) if hi - lo >= settings.min_stems]
 
 
 def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -326,17 +341,19 @@ def _passages(src: _Doc, tgt: _Doc, settings: ReuseSettings) -> list[tuple[int, 
         return []
     found = []
     for idx in _clusters(i, j, settings):
-        ci, cj = i[idx], j[idx]
-        shared = len(np.unique(src.stems[ci]))
+        # Distinct values are counted with Python sets: a group is a few dozen points, where
+        # np.unique's sort and its bookkeeping cost several times more.
+        ci, cj = i[idx].tolist(), j[idx].tolist()
+        shared = len(set(src.stems[ci].tolist()))
         if shared < settings.min_stems:
             continue
-        s0, s1, t0, t1 = int(ci.min()), int(ci.max()), int(cj.min()), int(cj.max())
+        s0, s1, t0, t1 = min(ci), max(ci), min(cj), max(cj)
         length = min(s1 - s0, t1 - t0) + 1
         if length < settings.min_length:
             continue
         # Distinct stems on each side over its length: a block of topical words scattered through
         # both texts is sparse on at least one side.
-        dens = min(len(np.unique(ci)) / (s1 - s0 + 1), len(np.unique(cj)) / (t1 - t0 + 1))
+        dens = min(len(set(ci)) / (s1 - s0 + 1), len(set(cj)) / (t1 - t0 + 1))
         if dens < settings.min_density:
             continue
         found.append((s0, s1, t0, t1, shared))
@@ -420,6 +437,16 @@ _CREDIT_TAIL = 40  # characters after a credit phrase that may hold the outlet's
 _CREDIT_ZONE = 300
 
 
+# Compiled once: looked up in re's cache on every call, they were a third of _credits, which
+# runs once for every article a new one is aligned with (about four a new article on SaudiNewsNet).
+_NOT_WORD = re.compile(r"[^\w ]")
+_SPACES = re.compile(r" +")
+_CREDIT_PHRASE_RES = tuple(re.compile(re.escape(phrase)) for phrase in _CREDIT_PHRASES)
+_AGENCY_RES = tuple(
+    (re.compile(rf"(?:^| ){re.escape(abbrev)}(?: |$)"), aliases) for abbrev, aliases in _AGENCIES.items()
+)
+
+
 def _credits(article: Article) -> list[str]:
     """Normalised names this article credits as its origin."""
     names = [normalize(article.credit)] if article.credit else []
@@ -427,13 +454,12 @@ def _credits(article: Article) -> list[str]:
     if len(raw) > 2 * _CREDIT_ZONE:
         raw = raw[:_CREDIT_ZONE] + "\n" + raw[-_CREDIT_ZONE:]
     text = normalize(raw)
-    plain = re.sub(r"[^\w ]", " ", text)
-    plain = re.sub(r" +", " ", plain)
-    for phrase in _CREDIT_PHRASES:
-        for m in re.finditer(re.escape(phrase), text):
+    plain = _SPACES.sub(" ", _NOT_WORD.sub(" ", text))
+    for phrase in _CREDIT_PHRASE_RES:
+        for m in phrase.finditer(text):
             names.append(text[m.end() : m.end() + _CREDIT_TAIL])
-    for abbrev, aliases in _AGENCIES.items():
-        if re.search(rf"(?:^| ){re.escape(abbrev)}(?: |$)", plain):
+    for abbrev, aliases in _AGENCY_RES:
+        if abbrev.search(plain):
             names.extend(aliases)
     return [n.strip(" :-") for n in names if n.strip(" :-")]
 
@@ -544,13 +570,13 @@ class ReuseIndex:
         """Index ``article`` without aligning it (to build an index of sources to query)."""
         self._insert(self._vocab.doc(article))
 
-    def _insert(self, doc: _Doc) -> None:
+    def _insert(self, doc: _Doc, keys: np.ndarray | None = None) -> None:
         if doc.article.id in self._ids:
             raise ValueError(f"article id {doc.article.id!r} is already indexed; ids must be unique")
         n = len(self._docs)
         self._docs.append(doc)
         self._ids.add(doc.article.id)
-        for key in _keys(doc, self.settings).tolist():
+        for key in (_keys(doc, self.settings) if keys is None else keys).tolist():
             posting = self._postings.setdefault(key, [])
             # Past max_df the key is stock phrasing; keep one extra entry as the marker.
             if len(posting) <= self.settings.max_df:
@@ -561,8 +587,9 @@ class ReuseIndex:
         if article.id in self._ids:
             raise ValueError(f"article id {article.id!r} is already indexed; ids must be unique")
         doc = self._vocab.doc(article)
-        links = self._query(doc, _keys(doc, self.settings))
-        self._insert(doc)
+        keys = _keys(doc, self.settings)
+        links = self._query(doc, keys)
+        self._insert(doc, keys)
         return links
 
     def __len__(self) -> int:

@@ -612,10 +612,43 @@ def event_date(articles: Sequence[Article], refs: Sequence[TimeRef]) -> tuple[st
     return None, "no dated reference and no publication date"
 
 
+class SentenceSpans:
+    """Sentence spans of the title and body blocks of articles, kept so that each is split once.
+
+    The incremental pipeline builds the timeline of a small story again whenever it takes an
+    article, so the same articles come back batch after batch. Bounded: past ``size`` articles the
+    oldest entry goes. An entry is used only for an article equal to the one it was made from.
+    """
+
+    def __init__(self, size: int = 2000) -> None:
+        self.size = size
+        self._items: dict[str, tuple[Article, list[tuple[int, int]]]] = {}
+
+    def get(self, article: Article) -> list[tuple[int, int]]:
+        entry = self._items.get(article.id)
+        if entry is not None and entry[0] == article:
+            return entry[1]
+        spans = _sentence_spans(article)
+        self._items.pop(article.id, None)
+        self._items[article.id] = (article, spans)
+        if len(self._items) > self.size:
+            del self._items[next(iter(self._items))]
+        return spans
+
+
+def _sentence_spans(article: Article) -> list[tuple[int, int]]:
+    return [s for b in article.blocks if b.kind in ("title", "body") for s in sentences(article.text, b.start, b.end)]
+
+
 def story_timeline(
-    articles: Sequence[Article], refs: Sequence[TimeRef], settings: TimelineSettings = DEFAULT_SETTINGS
+    articles: Sequence[Article],
+    refs: Sequence[TimeRef],
+    settings: TimelineSettings = DEFAULT_SETTINGS,
+    spans: SentenceSpans | None = None,
 ) -> list[TimelineEntry]:
-    """Dated sentences of a story, earliest first, one per date and sentence across outlets."""
+    """Dated sentences of a story, earliest first, one per date and sentence across outlets.
+
+    ``spans`` keeps each article's sentences for the next call; the timeline is the same."""
     by_id = {a.id: a for a in articles}
     pubs = sorted(d for d in (publication_date(a) for a in articles) if d is not None)
     first = pubs[0] if pubs else None
@@ -631,9 +664,7 @@ def story_timeline(
         if art is None:
             continue
         if art.id not in spans_cache:
-            spans_cache[art.id] = [
-                s for b in art.blocks if b.kind in ("title", "body") for s in sentences(art.text, b.start, b.end)
-            ]
+            spans_cache[art.id] = spans.get(art) if spans is not None else _sentence_spans(art)
         sent = next(((s, e) for s, e in spans_cache[art.id] if s <= r.span[0] < e), r.span)
         text = art.text[sent[0] : sent[1]]
         key = (r.value, normalize(text))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
 import pytest
 
-from rasd.incremental import BatchResult, IncrementalPipeline
+from rasd.incremental import BatchResult, IncrementalPipeline, IncrementalSettings
 from rasd.ingest.clean import make_article
 from rasd.ingest.meta import parse_published
 from rasd.models import Article
@@ -140,3 +141,44 @@ def test_new_version_of_a_page_is_processed_and_old_one_kept(tmp_path: Path, art
         inc.process_pending()
         assert len(story_of(store, edited.id)) == 1
         assert inc.pending() == []
+
+
+def test_an_article_given_twice_in_one_batch_is_analysed_once(tmp_path: Path, arts: dict[str, Article]) -> None:
+    tables = ("story_articles", "quotes", "dates", "mentions", "processed")
+    counts = []
+    for name, batch in (("twice", [arts["water-1"], arts["water-2"], arts["water-1"]]),
+                        ("once", [arts["water-1"], arts["water-2"]])):
+        with Store(tmp_path / f"{name}.db") as store:
+            store.upsert_articles(batch)
+            result = IncrementalPipeline(store).process(batch)
+            assert sorted(a.id for a in result.articles) == sorted({a.id for a in batch})
+            counts.append({t: store.query(f"SELECT COUNT(*) AS n FROM {t}")[0]["n"] for t in tables})
+    assert counts[0] == counts[1]
+
+
+def test_entity_rows_count_the_mentions_written_across_batches(tmp_path: Path, arts: dict[str, Article]) -> None:
+    with Store(tmp_path / "r.db") as store:
+        inc = IncrementalPipeline(store)
+        # Water reports one by one: the later ones name entities the first one stored.
+        for slug in ("water-1", "water-2", "water-3", "un-1"):
+            store.upsert_articles([arts[slug]])
+            inc.process([arts[slug]])
+        rows = store.query(
+            "SELECT e.id, e.mention_count, (SELECT COUNT(*) FROM mentions m WHERE m.entity_id = e.id) AS n,"
+            " (SELECT COUNT(DISTINCT m.article_id) FROM mentions m WHERE m.entity_id = e.id) AS articles"
+            " FROM entities e"
+        )
+        assert rows and all(r["mention_count"] == r["n"] for r in rows)
+        assert any(r["articles"] > 1 for r in rows)  # some entity was updated, not only inserted
+
+
+def test_the_rebuilt_indexes_are_frozen_out_of_the_garbage_collector(tmp_path: Path) -> None:
+    try:
+        gc.unfreeze()
+        with Store(tmp_path / "r.db") as store:
+            IncrementalPipeline(store, incremental=IncrementalSettings(freeze_after_rebuild=False))
+            assert gc.get_freeze_count() == 0
+            IncrementalPipeline(store)
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 from rasd.models import Article, Block, ReuseLink
-from rasd.reuse import ReuseIndex, ReuseSettings, align, direction, find_reuse, reuse_chains
+from rasd.reuse import ReuseIndex, ReuseSettings, _member, align, direction, find_reuse, reuse_chains
 from rasd.textnorm import tokens
 
 # An original report: three paragraphs.
@@ -221,3 +222,11 @@ def test_reuse_chains() -> None:
 def test_bad_settings_fail_at_once() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         ReuseIndex(ReuseSettings(window=0))
+
+
+def test_member_is_isin_against_a_sorted_set() -> None:
+    rng = np.random.default_rng(7)
+    for size in (0, 1, 5, 60):
+        pool = np.unique(rng.integers(0, 100, size=size)).astype(np.int32)
+        values = rng.integers(-5, 110, size=300).astype(np.int32)
+        assert np.array_equal(_member(values, pool), np.isin(values, pool))

@@ -5,7 +5,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from rasd.models import Article, Block
-from rasd.summarize import SummarySettings, _vectors, lead, split_glued, summarize
+from rasd.summarize import ParsedArticles, SummarySettings, _vectors, lead, split_glued, summarize
 from rasd.textnorm import tokens
 
 TITLE = "افتتاح محطة تحلية جديدة في ينبع"
@@ -137,6 +137,30 @@ def test_sentence_carried_by_several_outlets_counts_once_and_goes_to_the_earlies
     assert len(summary) == 4
     # Time order: article publication first, then position in the article.
     assert [s.article for s in summary] == ["early", "early", "middle", "late"]
+
+
+def test_parsed_articles_give_the_same_summaries_as_parsing_each_time() -> None:
+    a = _article(id="a", published="2025-06-15T08:00:00+03:00")
+    b = _article(
+        "ينبع - واس: وتغطي المحطة الجديدة احتياجات مياه الشرب لأكثر من مليوني نسمة في منطقة المدينة "
+        "المنورة ومحافظة ينبع.\nوقال مدير المشروع إن العمل في المرحلة الثانية يبدأ مطلع العام المقبل "
+        "بتكلفة تتجاوز مليار ريال.",
+        id="b", published="2025-06-15T09:00:00+03:00", title="محطة ينبع تغطي مليوني نسمة",
+    )
+    parsed = ParsedArticles()
+    # A story that grows: the kept parse of "a" serves the second call, and the headline filter
+    # still compares every sentence with the titles of the articles of that call.
+    for members in ([a], [a, b], [b, a]):
+        assert summarize(members, budget_words=60, parsed=parsed) == summarize(members, budget_words=60)
+    # Another article under a kept id is parsed again, not served from the kept entry.
+    changed = _article(BODY.replace("ينبع", "رابغ"), id="a")
+    assert summarize([changed], parsed=parsed) == summarize([changed])
+    assert "رابغ" in " ".join(x.text for x in summarize([changed], parsed=parsed))
+
+
+def test_parsed_articles_made_with_other_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="other summary settings"):
+        summarize([_article()], SummarySettings(min_sentence_words=3), parsed=ParsedArticles())
 
 
 def test_undated_articles_come_after_dated_ones() -> None:

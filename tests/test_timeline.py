@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from rasd.models import Article, Block, TimeRef
 from rasd.timeline import (
+    SentenceSpans,
     event_date,
     extract,
     find_dates,
@@ -204,6 +205,21 @@ def test_story_timeline_orders_marks_background_and_dedupes() -> None:
     ]
     assert timeline[0].text == shared
     assert {e.article for e in timeline[1:]} == {"a1", "a2"}
+
+
+def test_kept_sentence_spans_give_the_same_timeline() -> None:
+    a1 = _article("رفعت الحكومة الحظر أمس الأحد. وكانت قد فرضته عام 2011.", "2025-06-16", "a1")
+    a2 = _article("قررت الحكومة رفع الحظر في 15 يونيو 2025. وقال الوزير إن القرار نهائي.", "2025-06-16", "a2")
+    spans = SentenceSpans()
+    for members in ([a1], [a1, a2], [a2, a1]):
+        refs = [r for a in members for r in find_dates(a)]
+        assert story_timeline(members, refs, spans=spans) == story_timeline(members, refs)
+    # Another text under a kept id is split again.
+    other = _article("أعلنت الشركة نتائجها أمس. وارتفعت أرباحها في 2024.", "2025-06-16", "a1")
+    refs = find_dates(other)
+    assert story_timeline([other], refs, spans=spans) == story_timeline([other], refs)
+    assert {e.text for e in story_timeline([other], refs, spans=spans)} <= {"أعلنت الشركة نتائجها أمس.",
+                                                                          "وارتفعت أرباحها في 2024."}
 
 
 def test_find_dates_returns_timerefs_with_exact_slices() -> None:
