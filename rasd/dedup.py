@@ -156,7 +156,10 @@ class DuplicateIndex:
         self._exact: dict[bytes, list[str]] = {}
         self._signatures: dict[str, _Signature] = {}
         self._parent: dict[str, str] = {}
-        self._edges: list[tuple[str, str, float]] = []
+        # Per root of a group of two or more: its members, and the weakest similarity that joined
+        # it, kept up to date by _union so that sets() reads only the groups asked for.
+        self._members: dict[str, list[str]] = {}
+        self._weakest: dict[str, float] = {}
 
     # -- signatures ---------------------------------------------------------------------------
 
@@ -194,10 +197,16 @@ class DuplicateIndex:
             parent[x], x = root, parent[x]
         return root
 
-    def _union(self, a: str, b: str) -> None:
+    def _union(self, a: str, b: str, sim: float) -> None:
         ra, rb = self._find(a), self._find(b)
-        if ra != rb:
-            self._parent[rb] = ra
+        weakest = self._weakest
+        if ra == rb:
+            weakest[ra] = min(weakest.get(ra, 1.0), sim)
+            return
+        self._parent[rb] = ra
+        members = self._members
+        members[ra] = members.get(ra, [ra]) + members.pop(rb, [rb])
+        weakest[ra] = min(weakest.get(ra, 1.0), weakest.pop(rb, 1.0), sim)
 
     # -- public -------------------------------------------------------------------------------
 
@@ -230,26 +239,23 @@ class DuplicateIndex:
                 self._lsh.insert(article.id, sig.minhash, check_duplication=False)
         same.append(article.id)
         for other, sim in found.items():
-            self._union(article.id, other)
-            self._edges.append((article.id, other, sim))
+            self._union(article.id, other, sim)
         return sorted(found)
 
-    def sets(self) -> list[DuplicateSet]:
-        """The duplicate sets so far: one per connected group of duplicates, largest first."""
-        groups: dict[str, list[str]] = {}
-        for art in self._parent:
-            groups.setdefault(self._find(art), []).append(art)
-        weakest: dict[str, float] = {}
-        for a, _b, sim in self._edges:
-            root = self._find(a)
-            weakest[root] = min(weakest.get(root, 1.0), sim)
+    def sets(self, among: Iterable[str] | None = None) -> list[DuplicateSet]:
+        """The duplicate sets so far: one per connected group of duplicates, largest first; only
+        those holding one of ``among`` when it is given (a watcher's batch: its cost is then the
+        batch's, not the index's)."""
+        if among is None:
+            roots: Iterable[str] = self._members
+        else:
+            roots = {self._find(a) for a in among if a in self._parent} & self._members.keys()
         out: list[DuplicateSet] = []
-        for root, members in groups.items():
-            if len(members) < 2:
-                continue
+        for root in roots:
+            members = self._members[root]
             hashes = {self._signatures[m].content_hash for m in members}
             kind = "exact" if len(hashes) == 1 else "near"
-            out.append(DuplicateSet(tuple(sorted(members)), kind, 1.0 if kind == "exact" else weakest[root]))
+            out.append(DuplicateSet(tuple(sorted(members)), kind, 1.0 if kind == "exact" else self._weakest[root]))
         out.sort(key=lambda d: (-len(d.articles), d.articles))
         return out
 

@@ -335,8 +335,7 @@ class IncrementalPipeline:
         result.dates = len(mini.dates)
         dup_sets = []
         if copies:
-            touched = set(copies)
-            dup_sets = [d for d in self.dedup.sets() if touched & set(d.articles)]
+            dup_sets = self.dedup.sets(among=copies)
         result.duplicates = len(dup_sets)
         with self.store.transaction() as db:
             self._write_duplicates(db, dup_sets)

@@ -129,3 +129,18 @@ def test_incremental_index_reports_what_it_duplicates() -> None:
 def test_bad_settings_fail_at_once() -> None:
     with pytest.raises(ValueError, match="Jaccard"):
         DuplicateIndex(DedupSettings(threshold=1.5))
+
+
+def test_sets_among_given_articles_are_those_of_all_sets_that_hold_them() -> None:
+    index = DuplicateIndex()
+    other_copy = OTHER.replace("جدة - ", "مكة - ")
+    edited = WIRE.replace("الرياض - ", "جازان - ") + " وكان أمير المنطقة قد دشن المشروع العام الماضي."
+    for a in (art("a", WIRE), art("x", OTHER), art("b", WIRE), art("y", other_copy), art("c", edited),
+              art("lone", WIRE[:200] + OTHER)):
+        index.add(a)
+    every = index.sets()
+    assert [d.articles for d in every] == [("a", "b", "c"), ("x", "y")]
+    assert every[0].kind == "near" and every[0].similarity < 1.0
+    assert index.sets(among=["c"]) == [every[0]]
+    assert index.sets(among=["y", "b"]) == every
+    assert index.sets(among=["lone", "unknown"]) == []
