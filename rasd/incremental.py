@@ -34,6 +34,13 @@ from rasd.store import Store
 from rasd.textnorm import normalize
 from rasd.timeline import publication_date
 
+#: The SQL condition on ``articles`` of an article still to analyse: in no story, and not replaced
+#: by a newer version. Shared with the web app, which counts and waits for such articles.
+PENDING_WHERE = (
+    "id NOT IN (SELECT article_id FROM story_articles)"
+    " AND id NOT IN (SELECT supersedes FROM articles WHERE supersedes IS NOT NULL)"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class IncrementalSettings:
@@ -243,9 +250,7 @@ class IncrementalPipeline:
         the scan after a recent rowid 0.02 ms.
         """
         rows = self.store.db.execute(
-            "SELECT id FROM articles WHERE rowid > ? AND id NOT IN (SELECT article_id FROM story_articles)"
-            " AND id NOT IN (SELECT supersedes FROM articles WHERE supersedes IS NOT NULL)",
-            (after_rowid,),
+            f"SELECT id FROM articles WHERE rowid > ? AND {PENDING_WHERE}", (after_rowid,)
         ).fetchall()
         found = (self.store.article(r[0]) for r in rows)
         return _order(a for a in found if a is not None)

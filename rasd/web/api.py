@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from rasd.errors import InputError
-from rasd.incremental import IncrementalPipeline
+from rasd.incremental import PENDING_WHERE, IncrementalPipeline
 from rasd.ingest.formats import read_json
 from rasd.ingest.meta import Meta
 from rasd.models import Article
@@ -81,19 +81,13 @@ def read_records(records: list[dict[str, Any]]) -> tuple[list[Article], list[Inp
 
 
 #: Articles that no story holds yet (the incremental pipeline's ``pending``), as one query part.
-_PENDING = (
-    "id NOT IN (SELECT article_id FROM story_articles)"
-    " AND id NOT IN (SELECT supersedes FROM articles WHERE supersedes IS NOT NULL)"
-)
-
-
 def count_pending(db: sqlite3.Connection, ids: list[str] | None = None) -> int:
     """How many stored articles (of ``ids``, when given) are in no story yet, read through ``db``."""
     if ids is not None and not ids:
         return 0
     where = "" if ids is None else " AND id IN (SELECT value FROM json_each(?))"
     params = [] if ids is None else [json.dumps(ids)]
-    return int(db.execute(f"SELECT COUNT(*) FROM articles WHERE {_PENDING}{where}", params).fetchone()[0])
+    return int(db.execute(f"SELECT COUNT(*) FROM articles WHERE {PENDING_WHERE}{where}", params).fetchone()[0])
 
 
 class AnalysisLock:
@@ -281,7 +275,7 @@ class Writer:
         changed, self.version = version != self.version, version
         if asked:
             return True
-        return changed and db.execute(f"SELECT 1 FROM articles WHERE {_PENDING} LIMIT 1").fetchone() is not None
+        return changed and db.execute(f"SELECT 1 FROM articles WHERE {PENDING_WHERE} LIMIT 1").fetchone() is not None
 
     def _loop(self) -> None:
         while True:
