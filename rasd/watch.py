@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import socket
 import time
@@ -26,7 +27,7 @@ import tomllib
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -543,20 +544,23 @@ class Watcher:
         """Poll the feeds in the pool: every feed's conditional GET, then, for a changed feed only,
         its seen items read here (the store is this thread's) and its parsing back in the pool."""
         names = {url: name for url, name, *_ in due}
-        pending: set[Future[PollResult]] = {
-            self._pool.submit(fetch_feed, url, (etag, lm), self.fetcher) for url, _, etag, lm in due
-        }
+        # Each finished poll puts its future on one queue. wait(FIRST_COMPLETED) put a waiter on
+        # every pending future and took it off again whenever one finished: for 50 feeds about
+        # 2,500 lock operations a round, a third of the main thread's CPU in an idle round.
+        finished: queue.SimpleQueue[Future[PollResult]] = queue.SimpleQueue()
+        for url, _, etag, lm in due:
+            self._pool.submit(fetch_feed, url, (etag, lm), self.fetcher).add_done_callback(finished.put)
         results: list[PollResult] = []
+        pending = len(due)
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                result = future.result()
-                if result.response is None:
-                    results.append(result)
-                else:
-                    pending.add(self._pool.submit(read_feed, result, names[result.url], self._seen(result.url),
-                                                  self.fetcher, self.robots, self.watch, now,
-                                                  self._parsed_items))
+            result = finished.get().result()
+            pending -= 1
+            if result.response is None:
+                results.append(result)
+            else:
+                pending += 1
+                self._pool.submit(read_feed, result, names[result.url], self._seen(result.url), self.fetcher,
+                                  self.robots, self.watch, now, self._parsed_items).add_done_callback(finished.put)
         order = {url: n for n, (url, *_) in enumerate(due)}
         results.sort(key=lambda r: order[r.url])
         return results

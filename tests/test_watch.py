@@ -541,6 +541,36 @@ def test_a_malformed_feed_falls_back_to_the_whole_parse_and_is_reported(monkeypa
     assert [i.key for i in read.items] == ["http://x/news/water-2"]
 
 
+def test_a_stray_control_character_in_a_seen_item_does_not_make_every_change_a_whole_parse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    counting = CountingParse(monkeypatch)
+    clock, memo = Clock(), ParsedItems()
+    # U+001A (as in some SaudiNewsNet texts) is not allowed in XML: expat and feedparser's strict
+    # parser refuse the document, feedparser reads it with its loose parser.
+    body = rss([ITEMS["water-1"], ITEMS["football-1"]], "http://x").replace(b"<p>", b"<p>\x1a ", 1)
+    split = split_feed(body)
+    assert split is not None and len(split.spans) == 2
+    first = _read(body, {}, memo, clock)
+    assert first.error is None and len(first.items) == 2 and counting.entries == [2]
+    seen = _seen_after(first, {}, clock)
+    grown = body.replace(b"<item>", rss([ITEMS["water-2"]], "http://x").split(b"</link>", 1)[1]
+                         .split(b"</channel>")[0] + b"<item>", 1)
+    assert grown.count(b"<item>") == 3
+    second = _read(grown, seen, memo, clock)
+    assert counting.entries[-1] == 1 and [i.key for i in second.items] == ["http://x/news/water-2"]
+    whole = _read(grown, seen, None, clock)
+    assert counting.entries[-1] == 3
+    assert [(i.key, i.signature) for i in whole.items] == [(i.key, i.signature) for i in second.items]
+    assert [a.text for a in whole.items[0].articles] == [a.text for a in second.items[0].articles]
+    # A new item carrying one is parsed with the whole (not well-formed) document.
+    third = grown.replace(b"<item>", rss([ITEMS["un-1"]], "http://x").split(b"</link>", 1)[1]
+                          .split(b"</channel>")[0].replace(b"<p>", b"<p>\x1a", 1) + b"<item>", 1)
+    seen = _seen_after(second, seen, clock)
+    read = _read(third, seen, memo, clock)
+    assert counting.entries[-1] == 4 and [i.key for i in read.items] == ["http://x/news/un-1"]
+
+
 def test_the_watcher_parses_a_changed_feed_once_whole_then_only_its_new_items(
     tmp_path: Path, server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -562,3 +592,4 @@ def test_the_watcher_parses_a_changed_feed_once_whole_then_only_its_new_items(
             report = w.cycle()
             assert (report.polled, report.new_articles) == (1, 0) and counting.entries[-1] == 3
         assert store.count_articles() == 3
+
