@@ -120,11 +120,11 @@ def find_mentions(
     article: Article, tagger: Tagger | None = None, settings: EntitySettings = EntitySettings()
 ) -> list[Mention]:
     """NER mentions of the article with the title of each person attached (Mention.title)."""
-    mentions = recognize(article, tagger or default_tagger())
+    sents = article_sentences(article)
+    mentions = recognize(article, tagger or default_tagger(), sents)
     if not any(m.type == "PER" for m in mentions):
         return mentions
     text = article.text
-    sents = article_sentences(article)
     # Sentence and word index of each word start, to find a mention's neighbours.
     where: dict[int, tuple[int, int]] = {}
     for si, ws in enumerate(sents):
@@ -243,7 +243,10 @@ _COMPOUND_HEADS = frozenset({"عبد", "ابو"})
 
 
 def name_key(text: str, known: frozenset[str] | set[str] = frozenset()) -> tuple[str, ...]:
-    words = name_words(text, known)
+    return _words_key(name_words(text, known))
+
+
+def _words_key(words: list[str]) -> tuple[str, ...]:
     joined: list[str] = []
     for w in words:
         if joined and joined[-1] in _COMPOUND_HEADS:
@@ -254,7 +257,7 @@ def name_key(text: str, known: frozenset[str] | set[str] = frozenset()) -> tuple
 
 
 def _known_first_words(mentions: Iterable[Mention]) -> set[str]:
-    return {ws[0] for m in mentions if (ws := name_words(m.text))}
+    return {ws[0] for text in {m.text for m in mentions} if (ws := name_words(text))}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,9 +278,14 @@ def link_entities(mentions: Sequence[Mention]) -> list[Entity]:
     word (حركة طالبان). The result depends on the set of mentions, not on their order.
     """
     known = _known_first_words(mentions)
+    # A mention text recurs in many mentions: its name words are found once, and kept joined
+    # as the name form that _chosen_name counts.
+    words_of = {text: name_words(text, known) for text in {m.text for m in mentions}}
+    forms = {text: " ".join(words) for text, words in words_of.items()}
+    keys = {text: _words_key(words) for text, words in words_of.items()}
     groups: dict[Node, list[Mention]] = defaultdict(list)
     for m in mentions:
-        key = name_key(m.text, known)
+        key = keys[m.text]
         if key:
             groups[(m.type, key)].append(m)
     # A name tagged as a person more often than as anything else is a person everywhere: the
@@ -337,8 +345,8 @@ def link_entities(mentions: Sequence[Mention]) -> list[Entity]:
     by_id: dict[str, tuple[str, list[Mention]]] = {}
     for (t, _), ms in merged.items():
         if ms:
-            by_id.setdefault(_entity_id(t, _chosen_name(ms, known)), (t, []))[1].extend(ms)
-    entities = [_entity(t, ms, known, entity_id) for entity_id, (t, ms) in by_id.items()]
+            by_id.setdefault(_entity_id(t, _chosen_name(ms, forms)), (t, []))[1].extend(ms)
+    entities = [_entity(t, ms, forms, entity_id) for entity_id, (t, ms) in by_id.items()]
     entities.sort(key=lambda e: (-len(e.mentions), e.id))
     return entities
 
@@ -408,11 +416,14 @@ def _abbreviates(typ: str, short: tuple[str, ...], full: tuple[str, ...]) -> boo
     return n >= 2 and short[0] == full[0] and short[-1] == full[-1]  # first and last name
 
 
-def _chosen_name(ms: list[Mention], known: set[str]) -> str:
-    """The most frequent of the longest name forms (ties: the first in sorted order)."""
-    forms = Counter(" ".join(name_words(m.text, known)) for m in ms)
-    longest = max(len(f.split()) for f in forms)
-    return min((f for f in forms if len(f.split()) == longest), key=lambda f: (-forms[f], f))
+def _chosen_name(ms: list[Mention], forms: Mapping[str, str]) -> str:
+    """The most frequent of the longest name forms (ties: the first in sorted order).
+
+    ``forms`` maps a mention text to its name words joined by a space.
+    """
+    counts = Counter(forms[m.text] for m in ms)
+    longest = max(len(f.split()) for f in counts)
+    return min((f for f in counts if len(f.split()) == longest), key=lambda f: (-counts[f], f))
 
 
 def _entity_id(typ: str, name: str) -> str:
@@ -420,10 +431,10 @@ def _entity_id(typ: str, name: str) -> str:
     return "e-" + digest[:12]
 
 
-def _entity(typ: str, ms: list[Mention], known: set[str], entity_id: str) -> Entity:
-    name = _chosen_name(ms, known)
+def _entity(typ: str, ms: list[Mention], forms: Mapping[str, str], entity_id: str) -> Entity:
+    name = _chosen_name(ms, forms)
     # The surface form shown is the most frequent original spelling of the chosen name.
-    surfaces = Counter(m.text for m in ms if " ".join(name_words(m.text, known)) == name)
+    surfaces = Counter(m.text for m in ms if forms[m.text] == name)
     shown = min(surfaces, key=lambda s: (-surfaces[s], s))
     ordered = sorted(ms, key=lambda m: (m.article, m.span))
     return Entity(

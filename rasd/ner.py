@@ -16,18 +16,20 @@ per-token cost is a few list concatenations. Offsets come from :mod:`rasd.textno
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from itertools import compress
 from pathlib import Path
 
 import numpy as np
 import pycrfsuite
 
 from rasd.models import Article, Mention
-from rasd.textnorm import normalize, sentences, tokens
+from rasd.textnorm import normalize, normalize_token, sentences, tokens
 
 TYPES = ("PER", "ORG", "LOC", "MISC")
 #: CLEANANERCorp writes PERS; rasd's Mention.type says PER.
@@ -165,7 +167,8 @@ def _shape(raw: str, norm: str) -> str:
         return "punct"
     if norm.isdigit():
         return "num"
-    if any(ch.isdigit() for ch in norm):
+    # No letter is a digit (checked over all of Unicode): most words skip the scan.
+    if not norm.isalpha() and any(ch.isdigit() for ch in norm):
         return "hasnum"
     if _LATIN.search(raw):
         return "latin"
@@ -177,7 +180,14 @@ def _word_features(raw: str, res: Resources) -> _Word:
     cached = res._cache.get(raw)
     if cached is not None:
         return cached
-    norm = normalize(raw) or raw
+    out = _compute_word_features(raw, res)
+    if len(res._cache) < 500_000:  # bounded: a long-running process must not grow forever
+        res._cache[raw] = out
+    return out
+
+
+def _compute_word_features(raw: str, res: Resources) -> _Word:
+    norm = normalize_token(raw) or raw  # textnorm.tokens has just normalised most words
     core = strip_clitics(norm)
     pre = strip_prefix(norm)
     shape = _shape(raw, norm)
@@ -225,7 +235,7 @@ def _word_features(raw: str, res: Resources) -> _Word:
         far.append("t=" + trig)
     if cl is not None:
         far.append("k2=" + cl[1])
-    out = (
+    return (
         own,
         ["-2" + f for f in far],
         ["-1" + f for f in ctx],
@@ -235,41 +245,37 @@ def _word_features(raw: str, res: Resources) -> _Word:
         norm,
         pre,
     )
-    if len(res._cache) < 500_000:  # bounded: a long-running process must not grow forever
-        res._cache[raw] = out
-    return out
 
 
 def _phrase_tags(
     norms: Sequence[str], pres: Sequence[str], phrases: dict[str, str], starts: dict[str, int],
-    max_phrase: int,
+    max_phrase: int, bounds: Sequence[int] | None = None,
 ) -> list[str | None]:
     """Longest gazetteer match from each position, as BIO tags; the first word may carry clitics.
 
     ``pres`` are the prefix-free forms of ``norms``; ``starts`` bounds the phrase length per
-    first word (see :func:`_phrase_starts`).
+    first word (see :func:`_phrase_starts`). ``bounds``, when given, is already
+    ``min(starts.get(pres[i], 0), max_phrase)`` of each word (the encoder keeps it per word).
     """
     n = len(norms)
     out: list[str | None] = [None] * n
-    i = 0
-    while i < n:
+    if bounds is None:
+        bounds = [min(starts.get(p, 0), max_phrase) for p in pres]
+    free = 0  # the first word after the last match: a match never starts inside another
+    # Most words start no phrase: only those that do are visited.
+    for i in compress(range(n), bounds):
+        if i < free:
+            continue
         first = pres[i]
-        longest = min(starts.get(first, 0), max_phrase)
-        best = 0
-        best_type = ""
-        for length in range(min(longest, n - i), 0, -1):
+        for length in range(min(bounds[i], n - i), 0, -1):
             key = first if length == 1 else first + " " + " ".join(norms[i + 1 : i + length])
             typ = phrases.get(key)
             if typ is not None:
-                best, best_type = length, typ
+                out[i] = "B-" + typ
+                for j in range(i + 1, i + length):
+                    out[j] = "I-" + typ
+                free = i + length
                 break
-        if best:
-            out[i] = "B-" + best_type
-            for j in range(i + 1, i + best):
-                out[j] = "I-" + best_type
-            i += best
-        else:
-            i += 1
     return out
 
 
@@ -311,6 +317,152 @@ def sentence_features(
             f.append("A=" + a)
         feats.append(f)
     return feats
+
+
+# ---------------------------------------------------------------------------------------------
+# The CRF's input as the model reads it
+
+
+def model_attributes(crf: pycrfsuite.Tagger) -> frozenset[str]:
+    """The attributes an opened model holds weights for, read from its text dump (~0.1 s).
+
+    The dump lists them one a line as ``<id>: <attribute>`` between ``ATTRIBUTES = {`` and a
+    line that is only ``}``; features are built from single tokens, so none holds a line break.
+    """
+    out: set[str] = set()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.txt"
+        crf.dump(str(path))
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("ATTRIBUTES = {"):
+                    break
+            for line in fh:
+                if line == "}\n":
+                    break
+                out.add(line.rstrip("\n").split(": ", 1)[1])
+    return frozenset(out)
+
+
+# What the encoder keeps per distinct word: the model's attributes among its own features and
+# among its features as seen from -2, -1, +1, +2 (UTF-8), its -3 trigger feature, its normalised
+# and prefix-free forms, the following words that make a known "bg-" / "bg+" bigram with it, and
+# the longest phrase of each gazetteer ("phrases", "auto") it may start.
+# Tuples, not lists: an entry holding only strings, numbers and dicts of strings is left alone by
+# the garbage collector, which otherwise walks every list of a cache of 100,000s of words.
+_Coded = tuple[
+    tuple[bytes, ...], tuple[bytes, ...], tuple[bytes, ...], tuple[bytes, ...], tuple[bytes, ...], bytes | None,
+    str, str, dict[str, bytes] | None, dict[str, bytes] | None, int, int,
+]
+
+
+class CrfEncoder:
+    """:func:`sentence_features` as one model reads them: only its attributes, as UTF-8 bytes.
+
+    crfsuite ignores an attribute its model has no weight for (``Tagger::set`` keeps only those
+    its dictionary has an id for), so leaving them out hands it the same instance, attribute for
+    attribute in the same order: the same labels and marginals, bit for bit. 22% of the strings
+    are never passed, and bytes spare pycrfsuite an encoding per string: on SaudiNewsNet the CRF
+    call costs ~40% less (docs/entities.md). Word bigrams, most of them unknown to the model, are
+    looked up per word pair instead of built.
+    """
+
+    def __init__(
+        self, res: Resources, known: frozenset[str], settings: NerSettings = NerSettings(),
+        max_words: int = 200_000,
+    ) -> None:
+        self.res = res
+        self.known = known
+        self.settings = settings
+        #: Distinct words kept; past it new words are encoded on every call (a watcher running
+        #: for weeks must not grow forever). An entry is about 1.2 KB: 230 MB at most.
+        self.max_words = max_words
+        self._words: dict[str, _Coded] = {}
+        # Each known bigram under every split at a "|" (a word may itself be "|"): a pair that
+        # is found spells the attribute exactly, and every known attribute has its true split.
+        self._bigrams: dict[str, dict[str, dict[str, bytes]]] = {"bg-=": {}, "bg+=": {}}
+        for attr in known:
+            table = self._bigrams.get(attr[:4])
+            if table is None:
+                continue
+            body = attr[4:]
+            for cut, ch in enumerate(body):
+                if ch == "|":
+                    table.setdefault(body[:cut], {})[body[cut + 1 :]] = attr.encode()
+        self._gazetteer = {prefix: {a[len(prefix) :]: a.encode() for a in known if a.startswith(prefix)}
+                           for prefix in ("G=", "G+=", "A=")}
+        self._bos = b"BOS" if "BOS" in known else None
+        self._eos = b"EOS" if "EOS" in known else None
+
+    def word(self, raw: str) -> _Coded:
+        coded = self._words.get(raw)
+        if coded is not None:
+            return coded
+        known = self.known
+        own, m2, m1, p1, p2, trig, norm, pre = _compute_word_features(raw, self.res)
+        lists = [tuple([f.encode() for f in fs if f in known]) for fs in (own, m2, m1, p1, p2)]
+        third = "-3t=" + trig
+        max_phrase = self.settings.max_phrase
+        coded = (*lists, third.encode() if trig and third in known else None, norm, pre,
+                 self._bigrams["bg-="].get(norm), self._bigrams["bg+="].get(norm),
+                 min(self.res.starts.get(pre, 0), max_phrase), min(self.res.auto_starts.get(pre, 0), max_phrase))
+        if len(self._words) < self.max_words:
+            self._words[raw] = coded
+        return coded
+
+    def words(self, words: Sequence[str]) -> list[_Coded]:
+        cached, word = self._words.get, self.word
+        return [cached(w) or word(w) for w in words]
+
+    def sentence(self, words: Sequence[str], per: Sequence[_Coded] | None = None) -> list[list[bytes]]:
+        """``[[f.encode() for f in fs if f in known] for fs in sentence_features(words, ...)]``.
+
+        ``per`` is :meth:`words` of ``words``, for a caller that has it.
+        """
+        if per is None:
+            per = self.words(words)
+        norms = [p[6] for p in per]
+        pres = [p[7] for p in per]
+        res, max_phrase = self.res, self.settings.max_phrase
+        gaz = _phrase_tags(norms, pres, res.phrases, res.starts, max_phrase, [p[10] for p in per])
+        auto = _phrase_tags(norms, pres, res.auto, res.auto_starts, max_phrase, [p[11] for p in per])
+        g_now, g_next, a_now = self._gazetteer["G="], self._gazetteer["G+="], self._gazetteer["A="]
+        n = len(words)
+        out: list[list[bytes]] = []
+        for i in range(n):
+            here = per[i]
+            f = list(here[0])
+            if i >= 2:
+                f += per[i - 2][1]
+                if i >= 3 and (x := per[i - 3][5]) is not None:
+                    f.append(x)
+            if i >= 1:
+                f += per[i - 1][2]
+                pairs = per[i - 1][8]
+                if pairs is not None and (x := pairs.get(norms[i])) is not None:
+                    f.append(x)
+            elif self._bos is not None:
+                f.append(self._bos)
+            if i + 1 < n:
+                f += per[i + 1][3]
+                pairs = here[9]
+                if pairs is not None and (x := pairs.get(norms[i + 1])) is not None:
+                    f.append(x)
+            elif self._eos is not None:
+                f.append(self._eos)
+            if i + 2 < n:
+                f += per[i + 2][4]
+            g = gaz[i]
+            if g is not None:
+                if (x := g_now.get(g)) is not None:
+                    f.append(x)
+                if i + 1 < n and (g1 := gaz[i + 1]) is not None and (x := g_next.get(g1)) is not None:
+                    f.append(x)
+            a = auto[i]
+            if a is not None and (x := a_now.get(a)) is not None:
+                f.append(x)
+            out.append(f)
+        return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -490,6 +642,7 @@ class Tagger:
         self.resources = load_resources(directory)
         self._crf = pycrfsuite.Tagger()
         self._crf.open(str(model))
+        self.encoder = CrfEncoder(self.resources, model_attributes(self._crf), settings)
         neural = directory / "neural.npz"
         self.neural: NeuralLayer | None = None
         self._vectors: dict[str, np.ndarray] = {}  # raw word -> its neural word vector
@@ -502,19 +655,24 @@ class Tagger:
             return []
         return self.tag_sentences([words])[0]
 
-    def neural_inputs(self, words: Sequence[str]) -> np.ndarray:
-        """The neural layer's input matrix of a sentence: CRF marginals and word vectors."""
+    def neural_inputs(self, words: Sequence[str], per: Sequence[_Coded] | None = None) -> np.ndarray:
+        """The neural layer's input matrix of a sentence: CRF marginals and word vectors.
+
+        ``per`` is the encoder's words of the sentence, for a caller that has them.
+        """
         assert self.neural is not None
+        if per is None:
+            per = self.encoder.words(words)
         crf = self._crf
-        crf.set(sentence_features(words, self.resources, self.settings))
+        crf.set(self.encoder.sentence(words, per))
         marginal = crf.marginal
         marg = np.array([[marginal(y, i) for y in LABELS] for i in range(len(words))], dtype=np.float32)
         cache = self._vectors
         vecs = []
-        for w in words:
+        for w, coded in zip(words, per, strict=True):
             v = cache.get(w)
             if v is None:
-                norm, pre = _word_features(w, self.resources)[6:8]
+                norm, pre = coded[6:8]
                 v = self.neural.word_vector(norm, pre, strip_clitics(norm))
                 if len(cache) < 500_000:
                     cache[w] = v
@@ -523,27 +681,31 @@ class Tagger:
 
     def tag_sentences(self, sentences_words: Sequence[Sequence[str]]) -> list[list[str]]:
         """Labels of each sentence (the neural layer decodes them in batches)."""
+        return self._tag([self.encoder.words(ws) for ws in sentences_words], sentences_words)
+
+    def _tag(self, coded: Sequence[Sequence[_Coded]], sentences_words: Sequence[Sequence[str]]) -> list[list[str]]:
+        """:meth:`tag_sentences`, given the encoder's words of each sentence."""
         if self.neural is None:
-            return [list(self._crf.tag(sentence_features(ws, self.resources, self.settings))) if ws else []
-                    for ws in sentences_words]
+            tag, encode = self._crf.tag, self.encoder.sentence
+            return [list(tag(encode(ws, per))) if ws else [] for ws, per in zip(sentences_words, coded, strict=True)]
         out: list[list[str]] = [[] for _ in sentences_words]
         order = sorted((i for i, ws in enumerate(sentences_words) if ws), key=lambda i: len(sentences_words[i]))
         for lo in range(0, len(order), _BATCH):
             chunk = order[lo : lo + _BATCH]
-            for i, tags in zip(chunk, self.neural.decode([self.neural_inputs(sentences_words[i]) for i in chunk]),
-                               strict=True):
+            inputs = [self.neural_inputs(sentences_words[i], coded[i]) for i in chunk]
+            for i, tags in zip(chunk, self.neural.decode(inputs), strict=True):
                 out[i] = tags
         return out
 
-    def _norm(self, word: str) -> str:
-        return _word_features(word, self.resources)[6]
-
     def tag_document(self, sentences_words: Sequence[Sequence[str]]) -> list[list[str]]:
         """Tag each sentence, then make the document consistent (see :func:`make_consistent`)."""
-        tagged = self.tag_sentences(sentences_words)
+        coded = [self.encoder.words(ws) for ws in sentences_words]
+        tagged = self._tag(coded, sentences_words)
         if self.settings.consistency:
-            make_consistent(sentences_words, tagged, self.settings.consistency_min_chars, self._norm,
-                            self.settings.surnames)
+            # make_consistent with norm = normalize(w) or w, whose forms and strip_prefix of
+            # them the encoder already has.
+            _consistent([[c[6] for c in cs] for cs in coded], [[c[7] for c in cs] for cs in coded], tagged,
+                        self.settings.consistency_min_chars, self.settings.surnames)
         return tagged
 
 
@@ -570,16 +732,24 @@ def spans_from_bio(tags: Sequence[str]) -> list[tuple[int, int, str]]:
     out: list[tuple[int, int, str]] = []
     start = -1
     typ = ""
-    for i, tag in enumerate([*tags, "O"]):
-        cur = tag[2:] if tag != "O" else ""
-        begins = tag.startswith("B-") or (tag.startswith("I-") and cur != typ)
-        if start >= 0 and (tag == "O" or begins):
-            out.append((start, i, typ))
-            start = -1
-        if begins:
-            start, typ = i, cur
-        elif tag == "O":
+    last = -2  # the previous tag that is not O
+    # Only the tags that are not O are visited (most are O): a gap between two of them is an O,
+    # which ends a span and forgets the type.
+    for i in [i for i, tag in enumerate(tags) if tag != "O"]:
+        if i != last + 1:
+            if start >= 0:
+                out.append((start, last + 1, typ))
+                start = -1
             typ = ""
+        tag = tags[i]
+        cur = tag[2:]
+        if tag.startswith("B-") or (tag.startswith("I-") and cur != typ):
+            if start >= 0:
+                out.append((start, i, typ))
+            start, typ = i, cur
+        last = i
+    if start >= 0:
+        out.append((start, last + 1, typ))
     return out
 
 
@@ -599,23 +769,28 @@ def make_consistent(
     # Each word is normalised once, and each distinct form stripped once.
     all_norms = [[norm(w) for w in words] for words in sentences_words]
     pre_of: dict[str, str] = {}
+    for norms in all_norms:
+        for form in norms:
+            if form not in pre_of:
+                pre_of[form] = strip_prefix(form)
+    _consistent(all_norms, [[pre_of[f] for f in norms] for norms in all_norms], tagged, min_chars, surnames)
 
-    def pre(form: str) -> str:
-        p = pre_of.get(form)
-        if p is None:
-            p = pre_of[form] = strip_prefix(form)
-        return p
 
+def _consistent(
+    all_norms: Sequence[Sequence[str]], all_pres: Sequence[Sequence[str]], tagged: list[list[str]],
+    min_chars: int, surnames: bool,
+) -> None:
+    """:func:`make_consistent` given each word's normalised form and its ``strip_prefix``."""
     votes: dict[tuple[str, ...], dict[str, int]] = {}
     last_words: dict[tuple[str, ...], str] = {}
-    for norms, tags in zip(all_norms, tagged, strict=True):
+    for norms, pres, tags in zip(all_norms, all_pres, tagged, strict=True):
         for s, e, typ in spans_from_bio(tags):
-            key = (pre(norms[s]), *norms[s + 1 : e])
+            key = (pres[s], *norms[s + 1 : e])
             if sum(len(k) for k in key) >= min_chars:
                 votes.setdefault(key, {}).setdefault(typ, 0)
                 votes[key][typ] += 1
             if surnames and typ in ("PERS", "PER") and e - s >= 2:
-                last = (pre(norms[e - 1]),)
+                last = (pres[e - 1],)
                 if len(last[0]) >= min_chars:
                     last_words[last] = typ
     if not votes:
@@ -627,24 +802,22 @@ def make_consistent(
     longest: dict[str, int] = {}
     for k in best:
         longest[k[0]] = max(longest.get(k[0], 0), len(k))
-    for norms, tags in zip(all_norms, tagged, strict=True):
-        i = 0
+    for norms, pres, tags in zip(all_norms, all_pres, tagged, strict=True):
         n = len(norms)
-        while i < n:
-            if tags[i] != "O":
-                i += 1
+        free = 0  # the first word after the last repeat tagged: a repeat never starts inside one
+        for i in [i for i, first in enumerate(pres) if first in longest]:
+            if i < free or tags[i] != "O":
                 continue
-            first = pre(norms[i])
-            for length in range(min(longest.get(first, 0), n - i), 0, -1):
+            first = pres[i]
+            for length in range(min(longest[first], n - i), 0, -1):
                 key = (first, *norms[i + 1 : i + length])
                 typ = best.get(key)
                 if typ is not None and all(t == "O" for t in tags[i : i + length]):
                     tags[i] = "B-" + typ
                     for j in range(i + 1, i + length):
                         tags[j] = "I-" + typ
-                    i += length - 1
+                    free = i + length
                     break
-            i += 1
 
 
 def _name_key(norms: Sequence[str]) -> tuple[str, ...]:
@@ -670,7 +843,9 @@ def article_sentences(article: Article) -> list[list[tuple[str, int, int]]]:
             words: list[tuple[str, int, int]] = []
             pos = s
             for tok in tokens(text, s, e):
-                words += _punct(text, pos, tok.start)
+                # Most gaps are one space: only a gap with something else in it is scanned.
+                if tok.start > pos and not text[pos : tok.start].isspace():
+                    words += _punct(text, pos, tok.start)
                 words.append((tok.text, tok.start, tok.end))
                 pos = tok.end
             words += _punct(text, pos, e)
@@ -683,10 +858,16 @@ def _punct(text: str, start: int, end: int) -> list[tuple[str, int, int]]:
     return [(text[i], i, i + 1) for i in range(start, end) if not text[i].isspace() and not text[i].isalnum()]
 
 
-def recognize(article: Article, tagger: Tagger | None = None) -> list[Mention]:
-    """Entity mentions in the title and body blocks, with spans into ``article.text``."""
+def recognize(
+    article: Article, tagger: Tagger | None = None, sents: list[list[tuple[str, int, int]]] | None = None
+) -> list[Mention]:
+    """Entity mentions in the title and body blocks, with spans into ``article.text``.
+
+    ``sents`` is :func:`article_sentences` of the article, for a caller that needs them too.
+    """
     tagger = tagger or default_tagger()
-    sents = article_sentences(article)
+    if sents is None:
+        sents = article_sentences(article)
     tagged = tagger.tag_document([[w for w, _, _ in ws] for ws in sents])
     mentions: list[Mention] = []
     for ws, tags in zip(sents, tagged, strict=True):

@@ -14,6 +14,7 @@ from rasd.entities import (
 )
 from rasd.models import Article, Block, Mention
 from rasd.ner import (
+    article_sentences,
     entity_scores,
     make_consistent,
     recognize,
@@ -52,6 +53,10 @@ def test_strip_prefix_keeps_pronoun_suffix() -> None:
 def test_spans_from_bio_follows_conlleval() -> None:
     tags = ["B-PER", "I-PER", "O", "I-LOC", "I-LOC", "B-ORG", "I-PER"]
     assert spans_from_bio(tags) == [(0, 2, "PER"), (3, 5, "LOC"), (5, 6, "ORG"), (6, 7, "PER")]
+    # An O ends a span and forgets its type; a tag that is neither O, B- nor I- continues one.
+    assert spans_from_bio(["B-PER", "O", "I-PER", "I-PER"]) == [(0, 1, "PER"), (2, 4, "PER")]
+    assert spans_from_bio(["O", "B-LOC", "X", "I-LOC", "O"]) == [(1, 4, "LOC")]
+    assert spans_from_bio(["O", "O"]) == spans_from_bio([]) == []
 
 
 def test_entity_scores_exact_span_and_type() -> None:
@@ -93,6 +98,11 @@ def test_recognize_spans_point_into_text() -> None:
     found = {(m.text, m.type) for m in mentions}
     assert ("سيرغي لافروف", "PER") in found
     assert ("القاهرة", "LOC") in found
+
+
+def test_recognize_with_the_sentences_given_is_recognize() -> None:
+    art = _article("قال وزير الخارجية الأمريكي جون كيري في جنيف إن المحادثات مستمرة. وأضاف كيري أن الأمم المتحدة ترحب.")
+    assert recognize(art, sents=article_sentences(art)) == recognize(art)
 
 
 def test_recognize_skips_boilerplate_blocks() -> None:

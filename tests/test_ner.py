@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from itertools import product
 from pathlib import Path
 
@@ -10,12 +11,16 @@ import pycrfsuite
 import pytest
 
 from rasd.ner import (
+    DATA_DIR,
     LABELS,
+    CrfEncoder,
     NerSettings,
     NeuralLayer,
     Resources,
     Tagger,
+    default_tagger,
     make_consistent,
+    model_attributes,
     sentence_features,
     strip_prefix,
     viterbi,
@@ -67,6 +72,89 @@ def test_consistency_leaves_a_repeat_that_overlaps_a_tagged_word() -> None:
     tagged = [["O", "B-ORG", "I-ORG"], ["B-ORG", "I-ORG", "O", "O"]]
     make_consistent(sents, tagged)
     assert tagged[1] == ["B-ORG", "I-ORG", "O", "O"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The CRF's input: only the model's attributes, as bytes
+
+
+# Sentences written for these tests: names, clitics, titles, numbers, Latin and punctuation.
+_SENTENCES = [
+    ["وقال", "وزير", "الخارجية", "السعودي", "عادل", "الجبير", "في", "الرياض", "إن", "المملكة", "ترحب", "."],
+    ["أعلنت", "الأمم", "المتحدة", "(", "UN", ")", "عن", "مؤتمر", "في", "جنيف", "يوم", "15", "مارس", "."],
+    ["«", "لن", "نتراجع", "»", "،", "قال", "الرئيس", "الفرنسي", "إيمانويل", "ماكرون", "لصحيفة", "لوموند"],
+    ["زار", "ولي", "العهد", "الأمير", "محمد", "بن", "سلمان", "القاهرة", "وبالتحديد", "مقر", "جامعة", "الدول"],
+    ["حفتر"],
+    ["قال", "الجبير"],
+]
+
+
+def _model_path() -> Path:
+    return Path(str(resources.files("rasd.data") / DATA_DIR / "model.crfsuite"))  # the package is a directory
+
+
+def test_encoder_passes_the_model_attributes_of_sentence_features_in_order() -> None:
+    tagger = default_tagger()
+    known = tagger.encoder.known
+    dropped = 0
+    for words in _SENTENCES:
+        full = sentence_features(words, tagger.resources, tagger.settings)
+        assert tagger.encoder.sentence(words) == [[f.encode() for f in fs if f in known] for fs in full]
+        dropped += sum(f not in known for fs in full for f in fs)
+    assert dropped > 0  # the filter has something to do on these sentences
+
+
+def test_filtered_input_gives_the_labels_of_the_full_features() -> None:
+    # crfsuite itself drops the attributes the model does not know: the labels cannot change.
+    tagger = default_tagger()
+    crf = pycrfsuite.Tagger()
+    crf.open(str(_model_path()))
+    for words in _SENTENCES:
+        assert tagger.tag(words) == crf.tag(sentence_features(words, tagger.resources, tagger.settings))
+
+
+def _tiny_model(tmp_path: Path, train: list[tuple[list[str], list[str]]]) -> Tagger:
+    res = Resources()
+    trainer = pycrfsuite.Trainer(verbose=False)
+    for words, tags in train:
+        trainer.append(sentence_features(words, res), tags)
+    trainer.set_params({"max_iterations": 20})
+    trainer.train(str(tmp_path / "model.crfsuite"))
+    for name in ("clusters.tsv", "gazetteer.tsv", "triggers.tsv"):
+        (tmp_path / name).write_text("", encoding="utf-8")
+    return Tagger(tmp_path)
+
+
+def test_model_attributes_and_bigrams_of_words_that_are_a_bar(tmp_path: Path) -> None:
+    # "|" joins the two words of a bigram feature and can be a word itself: bg-=||| is | then |.
+    tagger = _tiny_model(tmp_path, [(["قال", "|", "|", "أوباما"], ["O", "O", "O", "B-PERS"]),
+                                    (["زار", "باريس"], ["O", "B-LOC"])])
+    crf = pycrfsuite.Tagger()
+    crf.open(str(tmp_path / "model.crfsuite"))
+    assert model_attributes(crf) == set(crf.info().attributes)
+    assert {"bg-=|||", "bg+=قال||"} <= tagger.encoder.known
+    for words in (["قال", "|", "|", "أوباما"], ["|", "|", "|"], ["قال", "|", "زار", "باريس", "|"]):
+        full = sentence_features(words, tagger.resources)
+        encoded = tagger.encoder.sentence(words)
+        assert encoded == [[f.encode() for f in fs if f in tagger.encoder.known] for fs in full]
+        assert tagger.tag(words) == crf.tag(full)
+    assert b"bg-=|||" in tagger.encoder.sentence(["قال", "|", "|"])[2]
+
+
+def test_encoder_word_cache_is_bounded_and_the_output_the_same() -> None:
+    tagger = default_tagger()
+    small = CrfEncoder(tagger.resources, tagger.encoder.known, tagger.settings, max_words=3)
+    for words in _SENTENCES:
+        assert small.sentence(words) == tagger.encoder.sentence(words)
+    assert len(small._words) == 3
+
+
+def test_document_consistency_of_the_tagger_is_make_consistent() -> None:
+    tagger = default_tagger()
+    doc = [*_SENTENCES, ["ثم", "التقى", "الجبير", "ماكرون", "في", "جنيف"]]
+    expected = tagger.tag_sentences(doc)
+    make_consistent(doc, expected, tagger.settings.consistency_min_chars, lambda w: normalize(w) or w)
+    assert tagger.tag_document(doc) == expected
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,23 +259,14 @@ def test_numpy_layer_equals_torch() -> None:
 
 def test_tagger_with_a_neural_layer_returns_each_sentence_its_own_labels(tmp_path: Path) -> None:
     # A tiny model directory: a CRF trained on four sentences, empty lexicons, random layer.
-    train = [
+    np.savez(tmp_path / "neural.npz", **_layer_arrays(seed=5))
+    tagger = _tiny_model(tmp_path, [
         (["قال", "الرئيس", "باراك", "أوباما"], ["O", "O", "B-PERS", "I-PERS"]),
         (["زار", "باريس", "أمس"], ["O", "B-LOC", "O"]),
         (["أعلنت", "الأمم", "المتحدة"], ["O", "B-ORG", "I-ORG"]),
         # The neural layer reads a marginal for every one of the nine labels.
         (["في", "كأس", "العالم", "في", "جنوب", "أفريقيا"], ["O", "B-MISC", "I-MISC", "O", "B-LOC", "I-LOC"]),
-    ]
-    res = Resources()
-    trainer = pycrfsuite.Trainer(verbose=False)
-    for words, tags in train:
-        trainer.append(sentence_features(words, res), tags)
-    trainer.set_params({"max_iterations": 20})
-    trainer.train(str(tmp_path / "model.crfsuite"))
-    for name in ("clusters.tsv", "gazetteer.tsv", "triggers.tsv"):
-        (tmp_path / name).write_text("", encoding="utf-8")
-    np.savez(tmp_path / "neural.npz", **_layer_arrays(seed=5))
-    tagger = Tagger(tmp_path)
+    ])
     assert tagger.neural is not None
     sents = [["وقال", "أوباما", "في", "باريس", "إن", "الأمم", "المتحدة"], ["زار"], [], ["قال", "الرئيس"]]
     together = tagger.tag_sentences(sents)
