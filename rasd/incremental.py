@@ -219,6 +219,8 @@ class IncrementalPipeline:
         # The first stories() call builds every restored story; done here, it is start-up time.
         self._stories = {st.id: st for st in self.clusterer.stories()}
         tick("stories")
+        pipeline.load_models()
+        tick("models")
         if self.incremental.freeze_after_rebuild:
             # What an earlier rebuild froze (the indexes this one replaced) is collectable again.
             gc.unfreeze()
