@@ -51,13 +51,12 @@ from train_ner import (
     word_counts,
 )
 
-from rasd.ner import NerSettings, Resources, read_conll, sentence_features
+from rasd.ner import LABELS, NerSettings, Resources, read_conll, sentence_features
 
 ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "rasd" / "data" / "ner"
 
 WORK = Path("/tmp/rasd-ner-neural")
-LABELS = ("O", "B-PERS", "I-PERS", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC")
 VEC_DIMS = 64
 Sents = list[tuple[list[str], list[str]]]
 
