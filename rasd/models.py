@@ -1,4 +1,4 @@
-"""The plain data every stage exchanges.
+"""The plain data every stage exchanges, and a memo of what a stage computes per article.
 
 Spans are always ``(start, end)`` character offsets into ``Article.text``, the text exactly as
 decoded from the input, so that anything a stage reports can be shown in place.
@@ -6,7 +6,9 @@ decoded from the input, so that anything a stage reports can be shown in place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 Span = tuple[int, int]
 
@@ -154,3 +156,30 @@ class Analysis:
     entities: list[Entity] = field(default_factory=list)
     quotes: list[Quote] = field(default_factory=list)
     dates: list[TimeRef] = field(default_factory=list)
+
+
+T = TypeVar("T")
+
+
+class ArticleMemo(Generic[T]):
+    """``compute(article)`` kept for the last ``size`` articles asked about, so that a caller that
+    sees the same articles call after call (the incremental pipeline re-details a small story on
+    every article it takes) works each out once. An entry serves only an article equal to the one
+    it was made from: a new version under the same id is computed again."""
+
+    def __init__(self, compute: Callable[[Article], T], size: int = 2000) -> None:
+        self.compute = compute
+        self.size = size
+        self._items: dict[str, tuple[Article, T]] = {}
+
+    def get(self, article: Article) -> T:
+        entry = self._items.get(article.id)
+        if entry is not None and entry[0] == article:
+            return entry[1]
+        value = self.compute(article)
+        # Re-inserted at the end, so that the first key is always the least recently computed.
+        self._items.pop(article.id, None)
+        self._items[article.id] = (article, value)
+        if len(self._items) > self.size:
+            del self._items[next(iter(self._items))]
+        return value

@@ -820,10 +820,6 @@ def _consistent(
                     break
 
 
-def _name_key(norms: Sequence[str]) -> tuple[str, ...]:
-    return (strip_prefix(norms[0]), *norms[1:])
-
-
 # ---------------------------------------------------------------------------------------------
 # Articles
 

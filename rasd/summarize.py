@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 import numpy as np
 from scipy import sparse
 
-from rasd.models import Article, SummarySentence
+from rasd.models import Article, ArticleMemo, SummarySentence
 from rasd.textnorm import normalize, sentences, stem, words
 
 
@@ -160,30 +160,13 @@ class _Parsed:
     sentences: tuple[tuple[int, int, frozenset[str], tuple[str, ...], int], ...]
 
 
-class ParsedArticles:
-    """Articles parsed for :func:`summarize`, kept so that each is parsed once.
-
-    The incremental pipeline summarises a small story again whenever it takes an article, so the
-    same articles come back batch after batch; their sentences, words and stems are the bulk of a
-    summary's cost (SaudiNewsNet, stories of up to 8 articles). Bounded: past ``size`` articles
-    the oldest entry goes. An entry is used only for an article equal to the one it was made from.
-    """
+class ParsedArticles(ArticleMemo[_Parsed]):
+    """Articles parsed for :func:`summarize` (their sentences, words and stems, the bulk of a
+    summary's cost), each parsed once while it stays among the last ``size`` asked about."""
 
     def __init__(self, settings: SummarySettings = DEFAULT_SETTINGS, size: int = 2000) -> None:
+        super().__init__(lambda article: _parse(article, settings), size)
         self.settings = settings
-        self.size = size
-        self._items: dict[str, tuple[Article, _Parsed]] = {}
-
-    def get(self, article: Article) -> _Parsed:
-        entry = self._items.get(article.id)
-        if entry is not None and entry[0] == article:
-            return entry[1]
-        parsed = _parse(article, self.settings)
-        self._items.pop(article.id, None)
-        self._items[article.id] = (article, parsed)
-        if len(self._items) > self.size:
-            del self._items[next(iter(self._items))]
-        return parsed
 
 
 def summarize(

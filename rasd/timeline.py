@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rasd import timeline_lexicon as lx
-from rasd.models import Article, TimelineEntry, TimeRef
+from rasd.models import Article, ArticleMemo, TimelineEntry, TimeRef
 from rasd.textnorm import normalize, sentences
 from rasd.timeline_lexicon import gregorian_to_hijri as gregorian_to_hijri  # re-exported
 from rasd.timeline_lexicon import hijri_to_gregorian as hijri_to_gregorian  # re-exported
@@ -612,28 +612,12 @@ def event_date(articles: Sequence[Article], refs: Sequence[TimeRef]) -> tuple[st
     return None, "no dated reference and no publication date"
 
 
-class SentenceSpans:
-    """Sentence spans of the title and body blocks of articles, kept so that each is split once.
-
-    The incremental pipeline builds the timeline of a small story again whenever it takes an
-    article, so the same articles come back batch after batch. Bounded: past ``size`` articles the
-    oldest entry goes. An entry is used only for an article equal to the one it was made from.
-    """
+class SentenceSpans(ArticleMemo[list[tuple[int, int]]]):
+    """Sentence spans of the title and body blocks of articles, each split once while it stays
+    among the last ``size`` asked about."""
 
     def __init__(self, size: int = 2000) -> None:
-        self.size = size
-        self._items: dict[str, tuple[Article, list[tuple[int, int]]]] = {}
-
-    def get(self, article: Article) -> list[tuple[int, int]]:
-        entry = self._items.get(article.id)
-        if entry is not None and entry[0] == article:
-            return entry[1]
-        spans = _sentence_spans(article)
-        self._items.pop(article.id, None)
-        self._items[article.id] = (article, spans)
-        if len(self._items) > self.size:
-            del self._items[next(iter(self._items))]
-        return spans
+        super().__init__(_sentence_spans, size)
 
 
 def _sentence_spans(article: Article) -> list[tuple[int, int]]:
