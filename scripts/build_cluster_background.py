@@ -52,8 +52,8 @@ def main() -> None:
     for article in articles:
         doc_freq.update(article_terms(article, settings).keys())
     kept = sorted((t, n) for t, n in doc_freq.items() if n >= MIN_DF)
-    # mtime=0: the same input gives the same bytes.
-    with gzip.GzipFile(args.out, "wb", mtime=0) as raw:
+    # No name and mtime 0 in the gzip header: the same input gives the same bytes.
+    with args.out.open("wb") as fh, gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0) as raw:
         raw.write(f"#documents\t{len(articles)}\n".encode())
         raw.write("".join(f"{t}\t{n}\n" for t, n in kept).encode())
     print(f"{len(articles)} documents, {len(doc_freq)} terms, {len(kept)} kept (df >= {MIN_DF}) -> {args.out}")
