@@ -25,7 +25,7 @@ from rasd.models import Article, Block
 ROOT = Path(__file__).resolve().parent.parent
 ANT = ROOT.parent / "shared" / "data" / "news" / "ant" / "ant_v1.1.jsonl.gz"
 # A term seen in one background document says almost nothing the batch cannot say itself; leaving
-# those out keeps the shipped file at a fifth of its size.
+# those out drops 40% of the terms (34,558 -> 20,651).
 MIN_DF = 2
 
 
