@@ -31,9 +31,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
+from importlib import resources
 from itertools import islice, repeat
 from operator import add, mul
-from pathlib import Path
 from typing import Any, TypeVar
 
 from rasd.cluster_index import _ZEROS, _ArticleIndex
@@ -202,7 +202,8 @@ _STEM_CACHE_MAX = 500_000
 _SPLIT: set[tuple[str, ...]] = set()
 
 
-BACKGROUND_PATH = Path(__file__).resolve().parent / "data" / "cluster_background.tsv.gz"
+# In rasd/data, read as package data like the project's other shipped tables.
+BACKGROUND_FILE = "cluster_background.tsv.gz"
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,11 +215,12 @@ class Background:
 
 
 @cache
-def load_background(path: Path = BACKGROUND_PATH) -> Background:
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
+def load_background() -> Background:
+    table = resources.files("rasd.data").joinpath(BACKGROUND_FILE)
+    with table.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
         header, n = fh.readline().rstrip("\n").split("\t")
         if header != "#documents":
-            raise ValueError(f"{path}: not a background table (first line {header!r})")
+            raise ValueError(f"{table}: not a background table (first line {header!r})")
         df = {term: int(count) for term, count in (line.rstrip("\n").split("\t") for line in fh)}
     return Background(int(n), df)
 

@@ -19,11 +19,12 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from rasd.cluster import BACKGROUND_PATH, ClusterSettings, article_terms
+from rasd.cluster import BACKGROUND_FILE, ClusterSettings, article_terms
 from rasd.models import Article, Block
 
 ROOT = Path(__file__).resolve().parent.parent
 ANT = ROOT.parent / "shared" / "data" / "news" / "ant" / "ant_v1.1.jsonl.gz"
+OUT = ROOT / "rasd" / "data" / BACKGROUND_FILE
 # A term seen in one background document says almost nothing the batch cannot say itself; leaving
 # those out drops 40% of the terms (34,558 -> 20,651).
 MIN_DF = 2
@@ -44,7 +45,7 @@ def ant_articles(path: Path) -> list[Article]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ant", type=Path, default=ANT)
-    parser.add_argument("--out", type=Path, default=BACKGROUND_PATH)
+    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     settings = ClusterSettings()
     doc_freq: Counter[str] = Counter()
