@@ -142,6 +142,14 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         CREATE INDEX reuse_links_target_ranked ON reuse_links(target, score, source, direction_known);
         """,
     ),
+    (
+        # What derived data was built with: the search index's stems must come from the stemmer
+        # the queries use (textnorm.STEM_VERSION), or a query's stem finds no stored one.
+        5,
+        """
+        CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        """,
+    ),
 )
 
 
@@ -176,6 +184,7 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
+            self._refresh_search_index()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open as a rasd store ({exc})") from exc
 
@@ -202,6 +211,28 @@ class Store:
                 for statement in _statements(sql):
                     self.db.execute(statement)
                 self.db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, now_iso()))
+
+    def _refresh_search_index(self) -> None:
+        """Rebuild the search index's stems when they were made by another stemmer version."""
+        current = str(textnorm.STEM_VERSION)
+        query = "SELECT value FROM store_meta WHERE key = 'stem_version'"
+        row = self.db.execute(query).fetchone()
+        if row is not None and row[0] == current:
+            return
+        with self.transaction():
+            # Read again under the write lock: another process may have rebuilt it meanwhile.
+            row = self.db.execute(query).fetchone()
+            if row is not None and row[0] == current:
+                return
+            self.db.execute("DELETE FROM articles_fts")
+            for article in self.articles(latest_only=False):
+                norms, stems = _index_terms(article)
+                self.db.execute(
+                    "INSERT INTO articles_fts (id, norms, stems) VALUES (?, ?, ?)", (article.id, norms, stems)
+                )
+            self.db.execute(
+                "INSERT OR REPLACE INTO store_meta VALUES ('stem_version', ?)", (str(textnorm.STEM_VERSION),)
+            )
 
     def schema_version(self) -> int:
         return int(self.db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0])

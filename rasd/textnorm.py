@@ -178,16 +178,29 @@ def _glued_lexicon() -> dict[str, int]:
 _ARABIC_STEMMER = Stemmer.Stemmer("arabic")
 # Snowball leaves the conjunction-plus-article prefixes (والمشير) alone; they are folded first.
 _CONJ_ARTICLE = re.compile(r"^(?:و|ف)?(?:ب|ك|ل)?(?=ال..)")
+# Words that begin with ال without it being the article (God, now, the relative pronouns).
+_NOT_ARTICLE = frozenset({
+    "الله", "اللهم", "الان", "الذي", "التي", "الذين", "اللذان", "اللتان", "اللذين", "اللتين", "اللاتي",
+    "اللاءي", "اللواتي",
+})
+#: Bumped whenever stem() changes what it returns, so that stored search indexes are rebuilt.
+STEM_VERSION = 2
 
 
 @lru_cache(maxsize=200_000)
 def stem(norm_token: str) -> str:
-    """Light stem of a normalised token (Snowball Arabic after folding و/ف + ب/ك/ل before ال)."""
+    """Light stem of a normalised token: the article and the clitics before it are removed, then
+    Snowball Arabic stems what is left.
+
+    Snowball stems a word differently with and without the article (حكومة -> حكوم but الحكومة ->
+    حكومه, مياه -> ميا but المياه -> مياه), so a search for حكومة missed الحكومة and two reports
+    using the two forms shared no term. Removing the article first gives both forms one stem.
+    """
     if not norm_token or not norm_token[0].isalpha() or norm_token.isascii():
         return norm_token
     token = _CONJ_ARTICLE.sub("", norm_token)
-    if token.startswith("لل") and len(token) > 4:
-        token = "ال" + token[2:]
+    if token not in _NOT_ARTICLE and len(token) >= 4 and token.startswith(("ال", "لل")):
+        token = token[2:]
     stemmed = _ARABIC_STEMMER.stemWord(token)
     return stemmed if len(stemmed) >= 2 else token
 

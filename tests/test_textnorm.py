@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -89,6 +90,19 @@ def test_stems_fold_clitics_and_inflections() -> None:
     assert textnorm.stem("والمشير") == textnorm.stem("المشير")
     assert textnorm.stem(textnorm.normalize("للحكومة")) == textnorm.stem(textnorm.normalize("الحكومة"))
     assert textnorm.stem("حفتر") == "حفتر"
+
+
+@pytest.mark.parametrize("word", ["حكومة", "مياه", "برلمان", "وقود", "روسية", "احتجاجات", "سيارات", "وزير", "حج"])
+def test_a_word_has_one_stem_with_or_without_the_article(word: str) -> None:
+    # Snowball alone gave حكومة / الحكومة the stems حكوم / حكومه, مياه / المياه ميا / مياه.
+    bare = textnorm.stem(textnorm.normalize(word))
+    for form in ("ال" + word, "وال" + word, "بال" + word, "لل" + word):
+        assert textnorm.stem(textnorm.normalize(form)) == bare, form
+
+
+def test_words_that_only_look_like_they_have_the_article_keep_it() -> None:
+    assert textnorm.stem(textnorm.normalize("الله")) != textnorm.stem("له")
+    assert textnorm.stem(textnorm.normalize("الذي")) != textnorm.stem(textnorm.normalize("ذي"))
 
 
 def test_fast_words_equal_the_tokens_norms_on_news_text() -> None:
