@@ -24,6 +24,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import subprocess
+import sys
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -352,3 +354,15 @@ def test_tuning_slices(shared_data: Path, name: str) -> None:
     ours = rows["rasd + NER entities (as the pipeline)"]
     measured = tuple(ours[k][2] for k in ("story-B3", "story-pair", "event-B3", "event-pair"))
     assert all(m >= f for m, f in zip(measured, floors, strict=True)), (measured, floors)
+
+
+@pytest.mark.eval
+def test_the_shipped_background_table_is_what_its_script_builds(shared_data: Path, tmp_path: Path) -> None:
+    # The table holds stems: after a change to textnorm.stem or article_terms it must be rebuilt,
+    # or the background's terms stop matching the batch's (the unit test only checks coverage).
+    root = Path(__file__).resolve().parents[2]
+    built = tmp_path / "background.tsv.gz"
+    subprocess.run([sys.executable, str(root / "scripts" / "build_cluster_background.py"), "--out", str(built),
+                    "--ant", str(shared_data / "news" / "ant" / "ant_v1.1.jsonl.gz")], check=True,
+                   capture_output=True)
+    assert built.read_bytes() == (root / "rasd" / "data" / "cluster_background.tsv.gz").read_bytes()
