@@ -226,13 +226,8 @@ class Store:
                 return
             self.db.execute("DELETE FROM articles_fts")
             for article in self.articles(latest_only=False):
-                norms, stems = _index_terms(article)
-                self.db.execute(
-                    "INSERT INTO articles_fts (id, norms, stems) VALUES (?, ?, ?)", (article.id, norms, stems)
-                )
-            self.db.execute(
-                "INSERT OR REPLACE INTO store_meta VALUES ('stem_version', ?)", (str(textnorm.STEM_VERSION),)
-            )
+                self._index_for_search(article)
+            self.db.execute("INSERT OR REPLACE INTO store_meta VALUES ('stem_version', ?)", (current,))
 
     def schema_version(self) -> int:
         return int(self.db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0])
@@ -270,12 +265,13 @@ class Store:
                         article.encoding, version, supersedes, now_iso(),
                     ),
                 )
-                norms, stems = _index_terms(article)
-                self.db.execute(
-                    "INSERT INTO articles_fts (id, norms, stems) VALUES (?, ?, ?)", (article.id, norms, stems)
-                )
+                self._index_for_search(article)
                 added.append(article.id)
         return UpsertResult(added, unchanged, versions)
+
+    def _index_for_search(self, article: Article) -> None:
+        norms, stems = _index_terms(article)
+        self.db.execute("INSERT INTO articles_fts (id, norms, stems) VALUES (?, ?, ?)", (article.id, norms, stems))
 
     def has_article(self, article_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone() is not None
