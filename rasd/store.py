@@ -214,20 +214,22 @@ class Store:
 
     def _refresh_search_index(self) -> None:
         """Rebuild the search index's stems when they were made by another stemmer version."""
-        current = str(textnorm.STEM_VERSION)
-        query = "SELECT value FROM store_meta WHERE key = 'stem_version'"
-        row = self.db.execute(query).fetchone()
-        if row is not None and row[0] == current:
+        if self._search_index_is_current():
             return
         with self.transaction():
-            # Read again under the write lock: another process may have rebuilt it meanwhile.
-            row = self.db.execute(query).fetchone()
-            if row is not None and row[0] == current:
+            # Asked again under the write lock: another process may have rebuilt it meanwhile.
+            if self._search_index_is_current():
                 return
             self.db.execute("DELETE FROM articles_fts")
             for article in self.articles(latest_only=False):
                 self._index_for_search(article)
-            self.db.execute("INSERT OR REPLACE INTO store_meta VALUES ('stem_version', ?)", (current,))
+            self.db.execute(
+                "INSERT OR REPLACE INTO store_meta VALUES ('stem_version', ?)", (str(textnorm.STEM_VERSION),)
+            )
+
+    def _search_index_is_current(self) -> bool:
+        row = self.db.execute("SELECT value FROM store_meta WHERE key = 'stem_version'").fetchone()
+        return row is not None and row[0] == str(textnorm.STEM_VERSION)
 
     def schema_version(self) -> int:
         return int(self.db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0])

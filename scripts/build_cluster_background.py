@@ -17,10 +17,10 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
-from rasd.cluster import BACKGROUND_FILE, ClusterSettings, article_terms
+from rasd.cluster import BACKGROUND_FILE, ClusterSettings, fit_doc_freq
 from rasd.models import Article, Block
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,11 +48,9 @@ def main() -> None:
     parser.add_argument("--ant", type=Path, default=ANT)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    settings = ClusterSettings()
-    doc_freq: Counter[str] = Counter()
     articles = ant_articles(args.ant)
-    for article in articles:
-        doc_freq.update(article_terms(article, settings).keys())
+    # The background's own counts, not blended with the table being rebuilt.
+    doc_freq = fit_doc_freq(articles, replace(ClusterSettings(), background_weight=0.0)).df
     kept = sorted((t, n) for t, n in doc_freq.items() if n >= MIN_DF)
     # No name and mtime 0 in the gzip header: the same input gives the same bytes.
     with args.out.open("wb") as fh, gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0) as raw:

@@ -43,6 +43,7 @@ from tests.eval.test_cluster_eval import (  # noqa: E402
     load_tune2,
     pairwise,
     pipeline_entities,
+    rasd_labels,
 )
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -65,7 +66,7 @@ def parse_grid(specs: list[str]) -> dict[str, list[Any]]:
 def slice_scores(data: Slice, settings: ClusterSettings) -> tuple[float, float]:
     """Story BCubed F1 and story pairwise F1 of one labelled slice."""
     articles, gold, entities = data
-    story_of = {a: s.id for s in pipeline.cluster.cluster(articles, settings, entities) for a in s.articles}
+    story_of, _ = rasd_labels(articles, settings, entities)
     return bcubed(story_of, gold)[2], pairwise(story_of, gold)[2]
 
 
